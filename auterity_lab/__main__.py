@@ -1,0 +1,3 @@
+from auterity_lab.cli import main
+
+main()

@@ -1,0 +1,68 @@
+"""``demo`` and ``info``: make the demo data; describe a data directory."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from auterity_lab.cli._common import DataOpt, console, data_dir
+from auterity_lab.manifest import read_manifest
+
+
+def register(app: typer.Typer) -> None:
+    app.command("demo")(demo)
+    app.command("info")(info)
+
+
+def demo(
+    data: DataOpt = None,
+    tenants: Annotated[int, typer.Option(help="Number of tenants.")] = 3,
+    days: Annotated[int, typer.Option(help="Days of history.")] = 120,
+    scale: Annotated[float, typer.Option(help="1.0 ≈ 100k sessions and 100k AI calls.")] = 1.0,
+    seed: Annotated[int, typer.Option(help="Random seed: same seed, same bytes.")] = 7,
+    end: Annotated[str | None, typer.Option(help="Exclusive last day (default 2026-11-01).")] = None,
+) -> None:
+    """Write deterministic synthetic extracts of all three systems (no server needed)."""
+    from auterity_lab.synth import DEMO_END, generate_demo
+    from auterity_lab.schema import source_tables
+
+    target = data_dir(data)
+    end_day = dt.date.fromisoformat(end) if end else DEMO_END
+    tables = source_tables()
+    with Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} tables"),
+        TimeElapsedColumn(), console=console,
+    ) as progress:
+        task = progress.add_task("demo data", total=len(tables))
+
+        def step(table_name: str, rows: int) -> None:
+            progress.update(task, advance=1, description=f"{table_name} ({rows:,} rows)")
+
+        summary = generate_demo(
+            target, tenants=tenants, days=days, scale=scale, seed=seed, end=end_day, progress=step
+        )
+    total = sum(summary.rows.values())
+    console.print(
+        f"[green]wrote {total:,} rows for tenants {', '.join(summary.tenants)} to {target} "
+        f"in {summary.seconds:.1f} s ({summary.rows_per_second:,.0f} rows/s)"
+    )
+
+
+def info(data: DataOpt = None) -> None:
+    """Show what a data directory holds: tables, rows, time range, tenants."""
+    target = data_dir(data)
+    manifest = read_manifest(target)
+    table = Table(title=f"{target} (fingerprint {manifest.fingerprint()})")
+    for col in ("table", "rows", "files", "from", "to", "written"):
+        table.add_column(col, justify="right" if col in ("rows", "files") else "left")
+    for name, entry in sorted(manifest.tables.items()):
+        table.add_row(
+            name, f"{entry.rows:,}", str(len(entry.files)), (entry.min_ts or "")[:19],
+            (entry.max_ts or "")[:19], entry.written_at[:19],
+        )
+    typer.echo(f"tenants: {', '.join(manifest.tenants)}")
+    console.print(table)

@@ -1,0 +1,104 @@
+"""Settings: from ``AUTERITY_LAB_*`` environment variables and an optional YAML file.
+
+Secrets (DSNs, keys) are :class:`pydantic.SecretStr`, so they never print.
+
+Examples
+--------
+>>> s = Settings(data_dir="/tmp/demo")
+>>> s.data_dir.name
+'demo'
+>>> "secret" in repr(Settings(auterity_dsn="postgresql://u:secret@h/db"))
+False
+"""
+
+from __future__ import annotations
+
+import os
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from auterity_lab.errors import ConfigError
+
+CONFIG_FILE_ENV = "AUTERITY_LAB_CONFIG"
+DEFAULT_DATA_DIR = Path("data")
+
+
+class Settings(BaseSettings):
+    """Everything configurable, with its default.
+
+    Precedence: keyword arguments, then environment (``AUTERITY_LAB_<FIELD>``), then the YAML
+    file named by ``AUTERITY_LAB_CONFIG``, then the defaults below.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="AUTERITY_LAB_", extra="forbid")
+
+    data_dir: Path = Field(DEFAULT_DATA_DIR, description="Where extracts, manifest and state live.")
+    auterity_dsn: SecretStr | None = Field(None, description="Postgres DSN of Auterity.")
+    neuroweaver_dsn: SecretStr | None = Field(None, description="Postgres DSN of Neuroweaver.")
+    relaycore_dsn: SecretStr | None = Field(None, description="Postgres DSN of RelayCore.")
+    hmac_key: SecretStr | None = Field(None, description="Key for hashing identifiers at extract.")
+    duckdb_memory_limit: str = Field("2GB", description="DuckDB memory_limit per workbench.")
+    duckdb_threads: int = Field(2, ge=1, le=256, description="DuckDB worker threads.")
+
+
+def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Settings:
+    """Read settings from the environment and an optional YAML file.
+
+    Parameters
+    ----------
+    config_file
+        A YAML mapping of setting names to values; defaults to ``$AUTERITY_LAB_CONFIG``.
+    **overrides
+        Values that win over both.
+
+    Examples
+    --------
+    >>> load_settings(duckdb_threads=1).duckdb_threads
+    1
+    """
+    path = config_file or os.environ.get(CONFIG_FILE_ENV)
+    file_values: dict[str, Any] = {}
+    if path:
+        file_values = _read_yaml_mapping(Path(path))
+    env_names = {name for name in Settings.model_fields if f"AUTERITY_LAB_{name.upper()}" in os.environ}
+    merged = {k: v for k, v in file_values.items() if k not in env_names} | overrides
+    try:
+        return Settings(**merged)
+    except ValidationError as exc:
+        raise ConfigError(f"invalid settings{f' in {path}' if path else ''}: {exc}") from exc
+
+
+def _read_yaml_mapping(path: Path) -> dict[str, Any]:
+    try:
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError(f"config file {path} does not exist") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config file {path} is not valid YAML: {exc}") from exc
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"config file {path} must hold a mapping, not {type(loaded).__name__}")
+    return loaded
+
+
+def packaged_dir(name: str) -> Path:
+    """A folder shipped with the package (``queries``, ``notebooks``).
+
+    An installed wheel holds it inside ``auterity_lab/``; a source checkout has it at the top of
+    the repository.
+
+    Examples
+    --------
+    >>> (packaged_dir("queries") / "daily_user_analytics.sql").is_file()
+    True
+    """
+    packaged = resources.files("auterity_lab") / name
+    if packaged.is_dir():
+        return Path(str(packaged))
+    return Path(__file__).resolve().parent.parent / name

@@ -1,0 +1,378 @@
+"""The extract layout on disk and its manifest.
+
+Layout::
+
+    DIR/manifest.json
+    DIR/extracts/<system>/<table>/date=YYYY-MM-DD/<run>-<n>.parquet
+
+The manifest lists, per table, exactly the files that make up the current extract, with row
+counts, time range, schema fingerprint and tenants. Readers take the file list from the
+manifest, never from a directory listing, so a writer can stage new files, swap the manifest
+(atomic rename; it moves last) and only then delete superseded files: a reader never sees a
+half-written table.
+
+Examples
+--------
+>>> import tempfile, duckdb
+>>> from auterity_lab.schema import table
+>>> d = Path(tempfile.mkdtemp())
+>>> con = duckdb.connect()
+>>> _ = con.execute("SET TimeZone='UTC'")
+>>> entry = write_extract(con, d, table("users"), "SELECT * FROM (" + empty_select(table("users")) + ")")
+>>> entry.rows, read_manifest(d).tables["auterity.users"].files
+(0, ())
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import uuid
+from collections.abc import Iterator, Mapping
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from auterity_lab.errors import DataNotFoundError, ManifestError, SchemaError
+from auterity_lab.schema import PARTITION_FIELD, Table
+
+if TYPE_CHECKING:
+    import duckdb
+
+MANIFEST_NAME = "manifest.json"
+MANIFEST_VERSION = 1
+EXTRACTS_DIR = "extracts"
+_STAGING = ".staging"
+_LOCK = ".manifest.lock"
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    """One Parquet file of an extract; ``path`` is relative to the data directory."""
+
+    path: str
+    rows: int
+    bytes: int
+
+
+@dataclass(frozen=True)
+class TableEntry:
+    """The current extract of one table."""
+
+    table: str
+    rows: int
+    min_ts: str | None
+    max_ts: str | None
+    schema_fingerprint: str
+    files: tuple[FileEntry, ...]
+    tenants: tuple[str, ...]
+    written_at: str
+    run_id: str
+    extra_columns: tuple[str, ...] = ()
+
+    def fingerprint(self) -> str:
+        """Hash of what a reader sees: files, their sizes and rows, and the schema."""
+        text = self.schema_fingerprint + "".join(f"{f.path}:{f.bytes}:{f.rows}" for f in self.files)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """What the data directory holds. Read with :func:`read_manifest`."""
+
+    tables: Mapping[str, TableEntry] = field(default_factory=dict)
+    runs: tuple[dict[str, Any], ...] = ()
+    source: dict[str, Any] = field(default_factory=dict)
+    version: int = MANIFEST_VERSION
+
+    @property
+    def tenants(self) -> tuple[str, ...]:
+        """Every tenant with rows in any table, sorted."""
+        return tuple(sorted({t for e in self.tables.values() for t in e.tenants}))
+
+    def fingerprint(self, tables: list[str] | None = None) -> str:
+        """Hash of the listed tables' extracts (all tables by default).
+
+        A cache keyed by it is invalidated exactly when one of those tables changes.
+        """
+        names = sorted(self.tables if tables is None else tables)
+        parts = [f"{n}={self.tables[n].fingerprint() if n in self.tables else '-'}" for n in names]
+        return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
+
+    def to_json(self) -> str:
+        body = {
+            "version": self.version,
+            "source": self.source,
+            "tenants": list(self.tenants),
+            "tables": {k: asdict(v) for k, v in sorted(self.tables.items())},
+            "runs": list(self.runs),
+        }
+        return json.dumps(body, indent=2, sort_keys=False, default=str) + "\n"
+
+
+def manifest_path(data_dir: str | Path) -> Path:
+    return Path(data_dir) / MANIFEST_NAME
+
+
+def read_manifest(data_dir: str | Path) -> Manifest:
+    """Read ``DIR/manifest.json``.
+
+    Raises
+    ------
+    DataNotFoundError
+        The directory or its manifest does not exist.
+    ManifestError
+        The manifest is not valid JSON or lacks a required field.
+    """
+    path = manifest_path(data_dir)
+    if not Path(data_dir).is_dir():
+        raise DataNotFoundError(f"data directory {data_dir} does not exist; run `auterity-lab demo`")
+    if not path.is_file():
+        raise DataNotFoundError(
+            f"{path} does not exist: {data_dir} holds no extracts; run `auterity-lab demo` "
+            "or `auterity-lab extract`"
+        )
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        tables = {
+            name: TableEntry(
+                **{
+                    **entry,
+                    "files": tuple(FileEntry(**f) for f in entry["files"]),
+                    "tenants": tuple(entry["tenants"]),
+                    "extra_columns": tuple(entry.get("extra_columns", ())),
+                }
+            )
+            for name, entry in raw["tables"].items()
+        }
+        return Manifest(
+            tables=tables,
+            runs=tuple(raw.get("runs", ())),
+            source=raw.get("source", {}),
+            version=raw["version"],
+        )
+    except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise ManifestError(f"{path} is not a valid manifest: {exc!r}") from exc
+
+
+def write_manifest(data_dir: str | Path, manifest: Manifest) -> None:
+    """Write the manifest atomically (temp file, fsync, rename)."""
+    path = manifest_path(data_dir)
+    tmp = path.with_name(f".{MANIFEST_NAME}.{uuid.uuid4().hex}.tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(manifest.to_json())
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+@contextlib.contextmanager
+def manifest_lock(data_dir: str | Path) -> Iterator[None]:
+    """Hold an exclusive lock for a read-modify-write of the manifest."""
+    Path(data_dir).mkdir(parents=True, exist_ok=True)
+    with open(Path(data_dir) / _LOCK, "a+") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def table_dir(data_dir: str | Path, tbl: Table) -> Path:
+    """``DIR/extracts/<system>/<table>``."""
+    return Path(data_dir) / EXTRACTS_DIR / tbl.system / tbl.name
+
+
+def empty_select(tbl: Table) -> str:
+    """A SELECT with the table's columns and types and no rows (for empty extracts)."""
+    cols = ", ".join(f"CAST(NULL AS {c.duckdb_type}) AS {c.name}" for c in tbl.columns)
+    return f"SELECT {cols} WHERE false"
+
+
+def write_extract(
+    con: duckdb.DuckDBPyConnection,
+    data_dir: str | Path,
+    tbl: Table,
+    select_sql: str,
+    params: Mapping[str, Any] | None = None,
+    *,
+    run_id: str | None = None,
+    replace_partitions: Literal["all", "touched"] = "all",
+    source: Mapping[str, Any] | None = None,
+    run_record: Mapping[str, Any] | None = None,
+) -> TableEntry:
+    """Write the rows of ``select_sql`` as the extract of ``tbl`` and publish them.
+
+    Rows are sorted by tenant and partition time, split into ``date=`` partitions (UTC day of the
+    partition column) and staged; then files move into place, the manifest is swapped, and
+    superseded files are deleted. With ``replace_partitions="touched"`` only the days present in
+    the new rows are replaced and the other days of the previous extract are kept (incremental
+    extraction); ``"all"`` replaces the whole table.
+
+    The select must return exactly the table's columns (extra source columns are carried and
+    recorded in ``extra_columns``); a missing or retyped column raises :class:`SchemaError`
+    before anything is written.
+    """
+    data_dir = Path(data_dir)
+    con.execute("SET TimeZone='UTC'")
+    run_id = run_id or dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
+    extra = _check_columns(con, tbl, select_sql, params)
+    staging = data_dir / _STAGING / f"{tbl.system}.{tbl.name}.{uuid.uuid4().hex}"
+    staging.mkdir(parents=True)
+    try:
+        ordered = _ordered_select(tbl, select_sql, extra)
+        if tbl.partition_column is None:
+            raise SchemaError(f"table {tbl.name} is not partitioned and has no extract")
+        con.execute(
+            f"COPY ({ordered}) TO '{_sql_path(staging)}' (FORMAT parquet, "
+            f"PARTITION_BY ({PARTITION_FIELD}), FILENAME_PATTERN '{run_id}-{{i}}', "
+            "COMPRESSION zstd, ROW_GROUP_SIZE 122880)",
+            dict(params or {}),
+        )
+        staged = sorted(p for p in staging.rglob("*.parquet"))
+        with manifest_lock(data_dir):
+            return _publish(
+                con, data_dir, tbl, staging, staged, run_id, replace_partitions, extra, source,
+                run_record,
+            )
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _publish(
+    con: duckdb.DuckDBPyConnection,
+    data_dir: Path,
+    tbl: Table,
+    staging: Path,
+    staged: list[Path],
+    run_id: str,
+    replace_partitions: str,
+    extra: tuple[str, ...],
+    source: Mapping[str, Any] | None,
+    run_record: Mapping[str, Any] | None,
+) -> TableEntry:
+    try:
+        manifest = read_manifest(data_dir)
+    except DataNotFoundError:
+        manifest = Manifest()
+    previous = manifest.tables.get(tbl.qualified_name)
+    final_dir = table_dir(data_dir, tbl)
+    new_files: list[FileEntry] = []
+    for path in staged:
+        rel = path.relative_to(staging)
+        target = final_dir / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(path, target)
+        new_files.append(_file_entry(con, data_dir, target))
+    touched = {Path(f.path).parent.name for f in new_files}
+    kept: list[FileEntry] = []
+    if previous is not None and replace_partitions == "touched":
+        kept = [f for f in previous.files if Path(f.path).parent.name not in touched]
+    files = tuple(sorted(kept + new_files, key=lambda f: f.path))
+    entry = _table_entry(con, data_dir, tbl, files, run_id, extra)
+    runs = manifest.runs + ((dict(run_record),) if run_record else ())
+    new_manifest = replace(
+        manifest,
+        tables={**manifest.tables, tbl.qualified_name: entry},
+        runs=runs,
+        source={**manifest.source, **(source or {})},
+    )
+    write_manifest(data_dir, new_manifest)
+    if previous is not None:
+        live = {f.path for f in files}
+        for old in previous.files:
+            if old.path not in live:
+                (data_dir / old.path).unlink(missing_ok=True)
+        _remove_empty_dirs(final_dir)
+    return entry
+
+
+def _table_entry(
+    con: duckdb.DuckDBPyConnection,
+    data_dir: Path,
+    tbl: Table,
+    files: tuple[FileEntry, ...],
+    run_id: str,
+    extra: tuple[str, ...],
+) -> TableEntry:
+    now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    if not files:
+        return TableEntry(tbl.qualified_name, 0, None, None, tbl.fingerprint(), (), (), now, run_id, extra)
+    paths = [str(data_dir / f.path) for f in files]
+    ts = tbl.partition_column
+    lo, hi, tenants = con.execute(
+        f"SELECT min({ts}), max({ts}), list(DISTINCT tenant_id ORDER BY tenant_id) "
+        "FROM read_parquet($paths)",
+        {"paths": paths},
+    ).fetchone()
+    return TableEntry(
+        table=tbl.qualified_name,
+        rows=sum(f.rows for f in files),
+        min_ts=lo.isoformat() if lo else None,
+        max_ts=hi.isoformat() if hi else None,
+        schema_fingerprint=tbl.fingerprint(),
+        files=files,
+        tenants=tuple(tenants),
+        written_at=now,
+        run_id=run_id,
+        extra_columns=extra,
+    )
+
+
+def _file_entry(con: duckdb.DuckDBPyConnection, data_dir: Path, path: Path) -> FileEntry:
+    (rows,) = con.execute(
+        "SELECT sum(row_group_num_rows) FROM (SELECT DISTINCT row_group_id, row_group_num_rows "
+        "FROM parquet_metadata($p))",
+        {"p": str(path)},
+    ).fetchone()
+    return FileEntry(str(path.relative_to(data_dir)), int(rows or 0), path.stat().st_size)
+
+
+def _check_columns(
+    con: duckdb.DuckDBPyConnection, tbl: Table, select_sql: str, params: Mapping[str, Any] | None
+) -> tuple[str, ...]:
+    described = con.execute(f"DESCRIBE ({select_sql})", dict(params or {})).fetchall()
+    got = {row[0]: row[1] for row in described}
+    for col in tbl.columns:
+        if col.name not in got:
+            raise SchemaError(f"{tbl.qualified_name}: column {col.name!r} is missing")
+        if got[col.name] != col.duckdb_type and not _compatible(got[col.name], col.duckdb_type):
+            raise SchemaError(
+                f"{tbl.qualified_name}: column {col.name!r} has type {got[col.name]}, "
+                f"expected {col.duckdb_type}"
+            )
+    return tuple(name for name in got if name not in tbl.column_names)
+
+
+def _compatible(got: str, expected: str) -> bool:
+    # JSON read back from Parquet or Postgres arrives as VARCHAR; both hold the raw JSON text.
+    return {got, expected} <= {"JSON", "VARCHAR"}
+
+
+def _ordered_select(tbl: Table, select_sql: str, extra: tuple[str, ...]) -> str:
+    cols = [
+        f"CAST({c.name} AS {c.duckdb_type}) AS {c.name}" for c in tbl.columns
+    ] + list(extra)
+    part = tbl.partition_column
+    return (
+        f"SELECT {', '.join(cols)}, CAST({part} AS DATE) AS {PARTITION_FIELD} "
+        f"FROM ({select_sql}) ORDER BY {PARTITION_FIELD}, tenant_id, {part}, "
+        f"{', '.join(tbl.primary_key)}"
+    )
+
+
+def _sql_path(path: Path) -> str:
+    return str(path).replace("'", "''")
+
+
+def _remove_empty_dirs(root: Path) -> None:
+    if not root.is_dir():
+        return
+    for d in sorted((p for p in root.rglob("*") if p.is_dir()), reverse=True):
+        with contextlib.suppress(OSError):
+            d.rmdir()
