@@ -49,6 +49,7 @@ MANIFEST_VERSION = 1
 EXTRACTS_DIR = "extracts"
 _STAGING = ".staging"
 _LOCK = ".manifest.lock"
+_ISO = "%Y-%m-%dT%H:%M:%S.%f+00:00"  # timestamps in the manifest: UTC, ISO 8601
 
 
 @dataclass(frozen=True)
@@ -306,15 +307,15 @@ def _table_entry(
     paths = [str(data_dir / f.path) for f in files]
     ts = tbl.partition_column
     lo, hi, tenants = con.execute(
-        f"SELECT min({ts}), max({ts}), list(DISTINCT tenant_id ORDER BY tenant_id) "
-        "FROM read_parquet($paths)",
+        f"SELECT strftime(min({ts}), '{_ISO}'), strftime(max({ts}), '{_ISO}'), "
+        "list(DISTINCT tenant_id ORDER BY tenant_id) FROM read_parquet($paths)",
         {"paths": paths},
     ).fetchone()
     return TableEntry(
         table=tbl.qualified_name,
         rows=sum(f.rows for f in files),
-        min_ts=lo.isoformat() if lo else None,
-        max_ts=hi.isoformat() if hi else None,
+        min_ts=lo,
+        max_ts=hi,
         schema_fingerprint=tbl.fingerprint(),
         files=files,
         tenants=tuple(tenants),

@@ -58,9 +58,9 @@ class Workbench:
             config={
                 "threads": settings.duckdb_threads,
                 "memory_limit": settings.duckdb_memory_limit,
-                "TimeZone": "UTC",
             }
         )
+        self._con.execute("SET TimeZone = 'UTC'")
         self._con.execute("SET VARIABLE tenant = $tenant", {"tenant": tenant})
         for tbl in source_tables():
             self._con.execute(self._view_sql(tbl, manifest.tables.get(tbl.qualified_name)))
