@@ -180,6 +180,37 @@ class Workbench:
         except duckdb.Error as exc:
             raise QueryError(f"{label} failed for tenant {self.tenant!r}: {exc}") from exc
 
+    # ------------------------------------------------------------------ derived relations
+    def register(self, name: str, frame: pd.DataFrame | pl.DataFrame) -> None:
+        """Make a small in-memory frame (a price table, a target list) queryable as ``name``.
+
+        Examples
+        --------
+        >>> wb.register("model_prices", prices)            # doctest: +SKIP
+        >>> wb.sql("SELECT * FROM model_prices")           # doctest: +SKIP
+        """
+        self._check_free_name(name)
+        self._con.register(name, frame)
+
+    def create_view(self, name: str, select_sql: str) -> None:
+        """Define (or replace) a view over the tenant's views and registered frames.
+
+        The SQL may not take parameters: a view must mean the same thing whenever it is read.
+        """
+        self._check_free_name(name)
+        if placeholders(select_sql):
+            raise QueryParameterError(f"view {name!r} cannot take parameters")
+        try:
+            self._con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {select_sql}")
+        except duckdb.Error as exc:
+            raise QueryError(f"view {name!r} could not be created: {exc}") from exc
+
+    def _check_free_name(self, name: str) -> None:
+        if not re.fullmatch(r"[a-z][a-z0-9_]{0,62}", name or ""):
+            raise QueryParameterError(f"{name!r} is not a valid relation name (lowercase, digits, _)")
+        if name in {t.name for t in source_tables()}:
+            raise QueryParameterError(f"{name!r} is a source table and cannot be replaced")
+
     # ------------------------------------------------------------------ housekeeping
     def fingerprint(self, tables: list[str] | None = None) -> str:
         """Manifest fingerprint of the given qualified tables (all by default)."""
