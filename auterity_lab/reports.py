@@ -27,6 +27,9 @@ from auterity_lab.config import packaged_dir
 from auterity_lab.errors import AuterityLabError, ReportError
 
 _RUN_ID_SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+# nbconvert's template loads require.js and MathJax from a CDN; reports must work offline, and
+# the embedded plotly.js does not need either.
+_EXTERNAL_SCRIPT = re.compile(r"<script[^>]+src=[\"']https?://[^>]*>\s*</script>")
 
 
 @dataclass(frozen=True)
@@ -116,6 +119,7 @@ def run_report(
             progress_bar=False,
             execution_timeout=timeout_s,
             cwd=str(Path.cwd()),
+            store_widget_state=False,  # live widgets mean nothing in a static report
         )
         html = _to_html(executed, run_dir / f"{name}.html")
     except papermill.PapermillExecutionError as exc:
@@ -156,7 +160,7 @@ def _to_html(executed: Path, target: Path) -> Path:
     exporter.exclude_input_prompt = True
     exporter.exclude_output_prompt = True
     body, _ = exporter.from_notebook_node(nbformat.read(executed, as_version=4))
-    target.write_text(body, encoding="utf-8")
+    target.write_text(_EXTERNAL_SCRIPT.sub("", body), encoding="utf-8")
     return target
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -176,7 +177,13 @@ class Workbench:
             raise QueryParameterError(f"frame must be 'pandas' or 'polars', not {frame!r}")
         try:
             result = self._con.execute(sql, params)
-            return result.pl() if frame == "polars" else result.df()
+            if frame == "polars":
+                return result.pl()
+            with warnings.catch_warnings():
+                # DuckDB 1.5.5's pandas conversion calls DataFrame.drop(inplace=True) for
+                # tz-aware columns, which pandas 3.1 deprecates; the result is unaffected.
+                warnings.filterwarnings("ignore", message="The inplace keyword in DataFrame.drop")
+                return result.df()
         except duckdb.Error as exc:
             raise QueryError(f"{label} failed for tenant {self.tenant!r}: {exc}") from exc
 

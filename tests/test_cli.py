@@ -54,7 +54,7 @@ def test_errors_are_one_line_without_traceback(demo_dir: Path) -> None:
 def test_list_and_info(demo_dir: Path) -> None:
     res = runner.invoke(app, ["query", "--list"])
     assert "daily_user_analytics([start], [end])" in res.output
-    res = runner.invoke(app, ["info", "--data", str(demo_dir)])
+    res = runner.invoke(app, ["info", "--data", str(demo_dir)], env={"COLUMNS": "200"})
     assert res.exit_code == 0, res.output
     assert "tenants: acme, globex, initech" in res.output
     assert "neuroweaver.prompt_outputs" in res.output

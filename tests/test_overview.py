@@ -52,7 +52,10 @@ def test_headline_kpis_and_previous_period(wb: Workbench, demo_dir: Path) -> Non
     for metric, value in now.items():
         assert kpis.loc[metric, "value"] == pytest.approx(value, rel=1e-9), metric
         assert kpis.loc[metric, "previous"] == pytest.approx(before[metric], rel=1e-9), metric
-        assert kpis.loc[metric, "change"] == pytest.approx(value / before[metric] - 1, rel=1e-9)
+        if before[metric]:
+            assert kpis.loc[metric, "change"] == pytest.approx(value / before[metric] - 1, rel=1e-9)
+        else:
+            assert np.isnan(kpis.loc[metric, "change"]), metric
     assert set(kpis["system"]) == {"auterity", "neuroweaver", "relaycore"}
 
 

@@ -10,9 +10,9 @@ import importlib
 import pkgutil
 from typing import Any
 
-import click
 import typer
 import typer.core
+from rich.console import Console
 
 from auterity_lab.errors import AuterityLabError
 
@@ -20,11 +20,12 @@ from auterity_lab.errors import AuterityLabError
 class _Group(typer.core.TyperGroup):
     """Turns the package's own errors into a one-line message and exit code 1, no traceback."""
 
-    def invoke(self, ctx: click.Context) -> Any:
+    def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
         except AuterityLabError as exc:
-            raise click.ClickException(f"{type(exc).__name__}: {exc}") from exc
+            Console(stderr=True).print(f"[red]Error:[/red] {type(exc).__name__}: {exc}", highlight=False)
+            raise typer.Exit(1) from None
 
 
 app = typer.Typer(

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.console import Console
 from rich.table import Table
 
 from auterity_lab.cli._common import DataOpt, console, data_dir
@@ -58,11 +59,11 @@ def info(data: DataOpt = None) -> None:
     manifest = read_manifest(target)
     table = Table(title=f"{target} (fingerprint {manifest.fingerprint()})")
     for col in ("table", "rows", "files", "from", "to", "written"):
-        table.add_column(col, justify="right" if col in ("rows", "files") else "left")
+        table.add_column(col, justify="right" if col in ("rows", "files") else "left", overflow="fold")
     for name, entry in sorted(manifest.tables.items()):
         table.add_row(
-            name, f"{entry.rows:,}", str(len(entry.files)), (entry.min_ts or "")[:19],
-            (entry.max_ts or "")[:19], entry.written_at[:19],
+            name, f"{entry.rows:,}", str(len(entry.files)), (entry.min_ts or "")[:10],
+            (entry.max_ts or "")[:10], entry.written_at[:10],
         )
     typer.echo(f"tenants: {', '.join(manifest.tenants)}")
-    console.print(table)
+    Console().print(table)
