@@ -16,7 +16,12 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.mark.slow
 def test_wheel_contains_queries_and_notebooks(tmp_path: Path) -> None:
     src = tmp_path / "src"
-    shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns(".venv", ".git", "data", "reports", "*.egg-info"))
+    top_level_skip = {".venv", ".git", "data", "reports", "benchmarks"}
+    shutil.copytree(
+        ROOT, src,
+        ignore=lambda d, names: [n for n in names if (Path(d) == ROOT and n in top_level_skip)
+                                 or n.endswith(".egg-info") or n == "__pycache__"],
+    )
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-w",
          str(tmp_path / "dist"), str(src)],

@@ -1,0 +1,95 @@
+-- purpose: definition of the view prompt_output_costs (created by auterity_lab.ml.cost.attach_costs): every prompt output of the tenant costed at the model price in force on its UTC day
+-- grain: one row per prompt output
+-- columns: prompt_output_id UUID, model_id VARCHAR, created_at TIMESTAMPTZ, input_tokens BIGINT,
+--          output_tokens BIGINT, cost_usd DOUBLE, priced BOOLEAN, price_rule VARCHAR,
+--          tokens BIGINT, price_model VARCHAR, price_effective_from DATE
+--
+-- Reads the registered relation model_prices (model, is_pattern, like_pattern, specificity,
+-- effective_from DATE, input_usd_per_1m, output_usd_per_1m, blended_input_share), so it runs only
+-- after attach_costs. Takes no parameters: a view means the same thing whenever it is read.
+--
+-- Tokens: a missing input or output count is derived from tokens_used when the other one is
+-- known; tokens = tokens_used, else input + output.
+-- Price: the candidate entries are those whose model equals model_id (exact) or whose pattern
+-- matches it (LIKE form of the glob) and whose effective_from <= the output's UTC day; the exact
+-- entry beats a pattern, a longer (more specific) pattern beats a shorter one, then the latest
+-- effective_from wins.
+-- price_rule: 'split'    both token counts known: (in * input price + out * output price) / 1e6
+--             'blended'  only a total: tokens * (s * input price + (1 - s) * output price) / 1e6
+--             'unpriced' no price in force for the model on that day, or no token count at all;
+--                        cost_usd is NULL (never 0) and priced is FALSE.
+WITH outputs AS (
+    SELECT
+        id,
+        model_id,
+        created_at,
+        CAST(created_at AS DATE) AS day,
+        CAST(COALESCE(input_tokens,
+                      CASE WHEN tokens_used >= output_tokens THEN tokens_used - output_tokens END)
+             AS BIGINT) AS input_tokens,
+        CAST(COALESCE(output_tokens,
+                      CASE WHEN tokens_used >= input_tokens THEN tokens_used - input_tokens END)
+             AS BIGINT) AS output_tokens,
+        CAST(COALESCE(tokens_used, input_tokens + output_tokens) AS BIGINT) AS tokens
+    FROM prompt_outputs
+), candidates AS (
+    SELECT
+        o.id,
+        p.model,
+        p.effective_from,
+        p.input_usd_per_1m,
+        p.output_usd_per_1m,
+        p.blended_input_share,
+        row_number() OVER (
+            PARTITION BY o.id
+            ORDER BY CASE WHEN p.is_pattern THEN 1 ELSE 0 END, p.specificity DESC,
+                     p.effective_from DESC
+        ) AS preference
+    FROM outputs AS o
+    JOIN model_prices AS p
+      ON p.effective_from <= o.day
+     AND ((NOT p.is_pattern AND o.model_id = p.model)
+          OR (p.is_pattern AND o.model_id LIKE p.like_pattern ESCAPE '\'))
+), chosen AS (
+    SELECT * FROM candidates WHERE preference = 1
+), costed AS (
+    SELECT
+        o.id,
+        o.model_id,
+        o.created_at,
+        o.input_tokens,
+        o.output_tokens,
+        o.tokens,
+        c.model AS price_model,
+        c.effective_from AS price_effective_from,
+        CASE
+            WHEN c.model IS NULL THEN 'unpriced'
+            WHEN o.input_tokens IS NOT NULL AND o.output_tokens IS NOT NULL THEN 'split'
+            WHEN o.tokens IS NOT NULL THEN 'blended'
+            ELSE 'unpriced'
+        END AS price_rule,
+        c.input_usd_per_1m,
+        c.output_usd_per_1m,
+        c.blended_input_share
+    FROM outputs AS o
+    LEFT JOIN chosen AS c ON c.id = o.id
+)
+SELECT
+    id AS prompt_output_id,
+    model_id,
+    created_at,
+    input_tokens,
+    output_tokens,
+    CASE price_rule
+        WHEN 'split' THEN (CAST(input_tokens AS DOUBLE) * input_usd_per_1m
+                           + CAST(output_tokens AS DOUBLE) * output_usd_per_1m) / 1000000.0
+        WHEN 'blended' THEN CAST(tokens AS DOUBLE)
+                            * (blended_input_share * input_usd_per_1m
+                               + (1.0 - blended_input_share) * output_usd_per_1m) / 1000000.0
+    END AS cost_usd,
+    price_rule <> 'unpriced' AS priced,
+    price_rule,
+    tokens,
+    CASE WHEN price_rule <> 'unpriced' THEN price_model END AS price_model,
+    CASE WHEN price_rule <> 'unpriced' THEN price_effective_from END AS price_effective_from
+FROM costed
