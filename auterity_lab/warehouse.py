@@ -4,6 +4,12 @@ Every source table is a view that shows only the workbench's tenant's rows. The 
 as a DuckDB variable (``getvariable('tenant')``), so even the view definitions hold no
 formatted value; DuckDB folds it into a filter pushed down to the Parquet scan.
 
+Opened with ``strict=False``, the workbench checks every table's extract (files present, footers
+readable, columns and types as the data model says, extract written for this data model) and
+turns a table that fails into a view that raises a clear error naming the table when it is read;
+``wb.unavailable`` maps its qualified name to the reason. Analytics that span systems use this to
+go on with the systems that are intact.
+
 Examples
 --------
 >>> wb = Workbench.open(demo_dir, tenant="acme")              # doctest: +SKIP
@@ -24,6 +30,7 @@ import duckdb
 from auterity_lab.config import Settings, load_settings
 from auterity_lab.errors import (
     DataNotFoundError,
+    ManifestError,
     QueryError,
     QueryParameterError,
     UnknownTenantError,
@@ -31,6 +38,9 @@ from auterity_lab.errors import (
 from auterity_lab.manifest import Manifest, TableEntry, empty_select, read_manifest
 from auterity_lab.queries import coerce, load_query, placeholders
 from auterity_lab.schema import PARTITION_FIELD, Table, source_tables
+
+# Extract types DuckDB reads for a data-model type, where they differ (JSON is stored as text).
+_READ_AS = {"JSON": {"JSON", "VARCHAR"}}
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -46,15 +56,27 @@ class Workbench:
     Attributes
     ----------
     data_dir, tenant, manifest, settings
+    unavailable
+        Qualified table name (``relaycore.workflow_runs``) → why its extract cannot be read.
+        Always empty for a strict workbench: it refuses to open when a listed file is missing or
+        its footer unreadable, and a query that trips over other damage fails with
+        :class:`QueryError`.
     """
 
     def __init__(
-        self, data_dir: Path, tenant: str, manifest: Manifest, settings: Settings
+        self,
+        data_dir: Path,
+        tenant: str,
+        manifest: Manifest,
+        settings: Settings,
+        *,
+        strict: bool = True,
     ) -> None:
         self.data_dir = data_dir
         self.tenant = tenant
         self.manifest = manifest
         self.settings = settings
+        self.unavailable: dict[str, str] = {}
         self._con = duckdb.connect(
             config={
                 "threads": settings.duckdb_threads,
@@ -64,7 +86,20 @@ class Workbench:
         self._con.execute("SET TimeZone = 'UTC'")
         self._con.execute("SET VARIABLE tenant = $tenant", {"tenant": tenant})
         for tbl in source_tables():
-            self._con.execute(self._view_sql(tbl, manifest.tables.get(tbl.qualified_name)))
+            entry = manifest.tables.get(tbl.qualified_name)
+            problem = None if strict else self._problem(tbl, entry)
+            if problem is None:
+                try:
+                    self._con.execute(self._view_sql(tbl, entry))
+                except duckdb.Error as exc:  # a footer that cannot be read
+                    raise ManifestError(
+                        f"{tbl.qualified_name}: an extract file cannot be read "
+                        f"({str(exc).splitlines()[0]}); open the workbench with strict=False to "
+                        "work with the other tables"
+                    ) from exc
+            else:
+                self.unavailable[tbl.qualified_name] = problem
+                self._con.execute(self._unavailable_view_sql(tbl, problem))
 
     # ------------------------------------------------------------------ opening
     @classmethod
@@ -74,6 +109,7 @@ class Workbench:
         *,
         tenant: str,
         settings: Settings | None = None,
+        strict: bool = True,
     ) -> Workbench:
         """Open the extracts in ``data_dir`` for one tenant.
 
@@ -83,13 +119,21 @@ class Workbench:
             Folder holding ``manifest.json`` and ``extracts/``; defaults to the configured one.
         tenant
             The tenant whose rows every view shows.
+        strict
+            True (default): a file the manifest lists but the disk lacks is an error. False: every
+            table's extract is checked (files present, footers readable, the data model's columns
+            and types, written for this data model); a table that fails is recorded in
+            :attr:`unavailable` and its view raises :class:`QueryError` naming it when read,
+            while the other tables work as usual.
 
         Raises
         ------
         DataNotFoundError
-            The directory, its manifest or a file the manifest lists is missing.
+            The directory or its manifest is missing; with ``strict``, also a listed file.
         UnknownTenantError
             No table holds rows of ``tenant``.
+        ManifestError
+            With ``strict``, an extract file's footer cannot be read.
 
         Examples
         --------
@@ -108,13 +152,15 @@ class Workbench:
                 f"tenant {tenant!r} has no data in {path}; known tenants: "
                 f"{', '.join(manifest.tenants) or 'none'}"
             )
-        for entry in manifest.tables.values():
-            for f in entry.files:
-                if not (path / f.path).is_file():
-                    raise DataNotFoundError(
-                        f"{entry.table}: the manifest lists {f.path}, which is missing from {path}"
-                    )
-        return cls(path, tenant, manifest, settings)
+        if strict:
+            for entry in manifest.tables.values():
+                for f in entry.files:
+                    if not (path / f.path).is_file():
+                        raise DataNotFoundError(
+                            f"{entry.table}: the manifest lists {f.path}, which is missing from "
+                            f"{path}"
+                        )
+        return cls(path, tenant, manifest, settings, strict=strict)
 
     def _view_sql(self, tbl: Table, entry: TableEntry | None) -> str:
         if entry is None or not entry.files:
@@ -131,6 +177,64 @@ class Workbench:
             f"CREATE OR REPLACE VIEW {tbl.name} AS SELECT * FROM ({body}) "
             "WHERE tenant_id = getvariable('tenant')"
         )
+
+    def _problem(self, tbl: Table, entry: TableEntry | None) -> str | None:
+        """Why the extract of ``tbl`` cannot be read as the data model says, or None."""
+        if entry is None:
+            return "not in the manifest: the table was never extracted"
+        if entry.schema_fingerprint != tbl.fingerprint():
+            return (
+                f"stale extract: written for schema {entry.schema_fingerprint}, the data model is "
+                f"now {tbl.fingerprint()}; extract the table again"
+            )
+        if not entry.files:
+            return None
+        missing = [f.path for f in entry.files if not (self.data_dir / f.path).is_file()]
+        if missing:
+            return (
+                f"{len(missing)} of {len(entry.files)} extract files are missing "
+                f"(first: {missing[0]})"
+            )
+        files = [str(self.data_dir / f.path) for f in entry.files]
+        try:
+            columns = self._con.execute(
+                "SELECT file_name, list(name) FROM parquet_schema($files) GROUP BY file_name",
+                {"files": files},
+            ).fetchall()
+            read_types = dict(
+                self._con.execute(
+                    "SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM "
+                    "read_parquet($files, union_by_name = true))",
+                    {"files": files},
+                ).fetchall()
+            )
+        except duckdb.Error as exc:
+            return f"unreadable extract: {str(exc).splitlines()[0]}"
+        for file_name, names in columns:
+            lacking = [c for c in tbl.column_names if c not in set(names)]
+            if lacking:
+                rel = Path(file_name).relative_to(self.data_dir)
+                return f"column {', '.join(lacking)} missing from {rel}"
+        for col in tbl.columns:
+            expected = col.duckdb_type
+            if read_types[col.name] not in _READ_AS.get(expected, {expected}):
+                return (
+                    f"column {col.name} is {read_types[col.name]}, the data model says {expected}"
+                )
+        return None
+
+    def _unavailable_view_sql(self, tbl: Table, problem: str) -> str:
+        # Every column and the row filter call error(), so any read of the view raises; the
+        # reason is bound as a variable, never formatted into the SQL.
+        variable = f"unavailable_{tbl.name}"
+        self._con.execute(
+            f"SET VARIABLE {variable} = $reason",
+            {"reason": f"table {tbl.qualified_name} is unavailable: {problem}"},
+        )
+        fail = f"error(getvariable('{variable}'))"
+        typed = [(c.name, c.duckdb_type) for c in tbl.columns] + [(PARTITION_FIELD, "DATE")]
+        cols = ", ".join(f"CAST({fail} AS {t}) AS {name}" for name, t in typed)
+        return f"CREATE OR REPLACE VIEW {tbl.name} AS SELECT {cols} WHERE {fail} IS NULL"
 
     # ------------------------------------------------------------------ querying
     def sql(self, text: str, /, *, frame: Frame = "pandas", **params: Any) -> pd.DataFrame:

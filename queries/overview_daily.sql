@@ -5,6 +5,9 @@
 -- columns: date DATE, active_users BIGINT, sessions BIGINT, avg_session_duration DOUBLE,
 --          revenue DOUBLE, ai_requests BIGINT, ai_p95_latency DOUBLE, ai_error_rate DOUBLE,
 --          workflow_runs BIGINT, workflow_failure_rate DOUBLE
+--
+-- The per-system files overview_daily_<system>.sql hold the same definitions (the library reads
+-- those, so one broken system cannot stop the others); a test keeps them equal to this file.
 WITH days AS (
     SELECT CAST(d AS DATE) AS date
     FROM range(CAST(CAST($start AS DATE) AS TIMESTAMP), CAST($end AS TIMESTAMP), INTERVAL 1 DAY) AS t(d)

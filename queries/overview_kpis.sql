@@ -7,6 +7,9 @@
 -- Rates are shares in [0, 1]. Latency and duration percentiles are continuous (quantile_cont).
 -- ai_error_rate counts status = 'error'; workflow_failure_rate counts status = 'failed' among all
 -- runs (cancelled runs are neither). A metric with no rows in the range is NULL, counts are 0.
+--
+-- The per-system files overview_kpis_<system>.sql hold the same definitions (the library reads
+-- those, so one broken system cannot stop the others); a test keeps them equal to this file.
 WITH sessions AS (
     SELECT COUNT(DISTINCT user_id) AS active_users,
            COUNT(*) AS sessions,
