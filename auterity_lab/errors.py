@@ -52,3 +52,7 @@ class ExtractError(AuterityLabError):
 
 class ReportError(AuterityLabError):
     """A report could not be run or rendered."""
+
+
+class UnifiedAnalyticsError(AuterityLabError):
+    """No system's section of unified analytics could be computed; the message gives each reason."""

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from auterity_lab import overview
-from auterity_lab.errors import AuterityLabError, QueryError
+from auterity_lab.errors import QueryError, UnifiedAnalyticsError
 from auterity_lab.health import SloSource, SystemHealth, system_health
 from auterity_lab.periods import DateRange
 from auterity_lab.schema import SYSTEMS, table
@@ -48,10 +48,6 @@ if TYPE_CHECKING:
 
 NOT_COMPUTED = "not_computed"
 """Status of the ``correlations`` and ``insights`` sections until the insights engine lands."""
-
-
-class UnifiedAnalyticsError(AuterityLabError):
-    """No system's section could be computed; the message gives each system's reason."""
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -84,6 +85,8 @@ def emit(frame: pd.DataFrame, fmt: str, out: Path | None, *, title: str = "") ->
 
 
 def _cell(value: object) -> str:
+    if isinstance(value, float) and math.isnan(value):
+        return ""
     if isinstance(value, float):
         return f"{value:,.4g}" if abs(value) < 1e6 else f"{value:,.0f}"
     return "" if value is None else str(value)
