@@ -41,7 +41,16 @@ class Settings(BaseSettings):
     auterity_dsn: SecretStr | None = Field(None, description="Postgres DSN of Auterity.")
     neuroweaver_dsn: SecretStr | None = Field(None, description="Postgres DSN of Neuroweaver.")
     relaycore_dsn: SecretStr | None = Field(None, description="Postgres DSN of RelayCore.")
+    postgres_dsn: SecretStr | None = Field(
+        None, description="One Postgres DSN for every system whose own DSN is not set."
+    )
     hmac_key: SecretStr | None = Field(None, description="Key for hashing identifiers at extract.")
+    privacy_policy: Path | None = Field(
+        None, description="Privacy policy YAML applied at extract (default: the packaged one)."
+    )
+    extract_overlap_minutes: int = Field(
+        60, ge=0, description="Incremental extracts re-read this much before the watermark."
+    )
     duckdb_memory_limit: str = Field("2GB", description="DuckDB memory_limit per workbench.")
     duckdb_threads: int = Field(2, ge=1, le=256, description="DuckDB worker threads.")
 

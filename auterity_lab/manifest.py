@@ -33,7 +33,7 @@ import json
 import os
 import shutil
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -75,6 +75,8 @@ class TableEntry:
     written_at: str
     run_id: str
     extra_columns: tuple[str, ...] = ()
+    # incremental extraction state (extract.py); a dict, so left out of the hash
+    watermark: dict[str, Any] | None = field(default=None, hash=False)
 
     def fingerprint(self) -> str:
         """Hash of what a reader sees: files, their sizes and rows, and the schema."""
@@ -206,6 +208,7 @@ def write_extract(
     replace_partitions: Literal["all", "touched"] = "all",
     source: Mapping[str, Any] | None = None,
     run_record: Mapping[str, Any] | None = None,
+    watermark: Mapping[str, Any] | None = None,
 ) -> TableEntry:
     """Write the rows of ``select_sql`` as the extract of ``tbl`` and publish them.
 
@@ -217,14 +220,14 @@ def write_extract(
 
     The select must return exactly the table's columns (extra source columns are carried and
     recorded in ``extra_columns``); a missing or retyped column raises :class:`SchemaError`
-    before anything is written.
+    before anything is written. ``watermark`` is stored in the table's entry, published in the
+    same manifest swap as the files (incremental extraction reads it back).
     """
     data_dir = Path(data_dir)
     con.execute("SET TimeZone='UTC'")
     run_id = run_id or dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
     extra = _check_columns(con, tbl, select_sql, params)
-    staging = data_dir / _STAGING / f"{tbl.system}.{tbl.name}.{uuid.uuid4().hex}"
-    staging.mkdir(parents=True)
+    staging = staging_dir(data_dir, tbl.qualified_name)
     try:
         ordered = _ordered_select(tbl, select_sql, extra)
         if tbl.partition_column is None:
@@ -239,7 +242,7 @@ def write_extract(
         with manifest_lock(data_dir):
             return _publish(
                 con, data_dir, tbl, staging, staged, run_id, replace_partitions, extra, source,
-                run_record,
+                run_record, watermark,
             )
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -256,6 +259,7 @@ def _publish(
     extra: tuple[str, ...],
     source: Mapping[str, Any] | None,
     run_record: Mapping[str, Any] | None,
+    watermark: Mapping[str, Any] | None,
 ) -> TableEntry:
     try:
         manifest = read_manifest(data_dir)
@@ -275,7 +279,7 @@ def _publish(
     if previous is not None and replace_partitions == "touched":
         kept = [f for f in previous.files if Path(f.path).parent.name not in touched]
     files = tuple(sorted(kept + new_files, key=lambda f: f.path))
-    entry = _table_entry(con, data_dir, tbl, files, run_id, extra)
+    entry = _table_entry(con, data_dir, tbl, files, run_id, extra, watermark)
     runs = manifest.runs + ((dict(run_record),) if run_record else ())
     new_manifest = replace(
         manifest,
@@ -293,6 +297,103 @@ def _publish(
     return entry
 
 
+def remove_partitions(
+    con: duckdb.DuckDBPyConnection,
+    data_dir: str | Path,
+    tbl: Table,
+    days: Iterable[dt.date],
+    *,
+    run_record: Mapping[str, Any] | None = None,
+) -> tuple[FileEntry, ...]:
+    """Drop the ``date=`` partitions ``days`` from the extract of ``tbl``; return the dropped files.
+
+    The manifest is swapped first (the entry keeps its watermark and extra columns, and
+    ``run_record`` is appended in the same swap), then the dropped files are deleted. Days the
+    extract does not hold are ignored.
+
+    Examples
+    --------
+    >>> remove_partitions(con, "data", table("events"), [dt.date(2025, 1, 1)])  # doctest: +SKIP
+    (FileEntry(path='extracts/auterity/events/date=2025-01-01/r1-0.parquet', rows=12, ...),)
+    """
+    data_dir = Path(data_dir)
+    names = {f"{PARTITION_FIELD}={day.isoformat()}" for day in days}
+    with manifest_lock(data_dir):
+        manifest = read_manifest(data_dir)
+        previous = manifest.tables.get(tbl.qualified_name)
+        if previous is None:
+            return ()
+        dropped = tuple(f for f in previous.files if Path(f.path).parent.name in names)
+        if not dropped:
+            return ()
+        kept = tuple(f for f in previous.files if Path(f.path).parent.name not in names)
+        entry = _table_entry(
+            con, data_dir, tbl, kept, previous.run_id, previous.extra_columns, previous.watermark
+        )
+        write_manifest(
+            data_dir,
+            replace(
+                manifest,
+                tables={**manifest.tables, tbl.qualified_name: entry},
+                runs=manifest.runs + ((dict(run_record),) if run_record else ()),
+            ),
+        )
+    for f in dropped:
+        (data_dir / f.path).unlink(missing_ok=True)
+    _remove_empty_dirs(table_dir(data_dir, tbl))
+    return dropped
+
+
+def staging_dir(data_dir: str | Path, name: str) -> Path:
+    """A new empty folder ``DIR/.staging/<name>.<random>`` for files not yet published."""
+    path = Path(data_dir) / _STAGING / f"{name}.{uuid.uuid4().hex}"
+    path.mkdir(parents=True)
+    return path
+
+
+def sweep_orphans(data_dir: str | Path, names: Iterable[str]) -> list[Path]:
+    """Delete what writers killed mid-way left behind; return what was deleted.
+
+    For each ``name`` (a qualified table name, or another staging prefix): its staging folders,
+    and, for a table, the files in its folder that the manifest does not list (moved into place
+    by a writer that died before it swapped the manifest). Call it only while no other writer
+    works on these names; it holds the manifest lock, so no publish is half-way meanwhile.
+    """
+    data_dir = Path(data_dir)
+    names = list(names)
+    deleted: list[Path] = []
+    with manifest_lock(data_dir):
+        try:
+            tables = read_manifest(data_dir).tables
+        except DataNotFoundError:
+            tables = {}
+        for name in names:
+            for leftover in sorted((data_dir / _STAGING).glob(f"{name}.*")):
+                shutil.rmtree(leftover, ignore_errors=True)
+                deleted.append(leftover)
+            system, _, bare = name.partition(".")
+            folder = data_dir / EXTRACTS_DIR / system / bare
+            if not bare or not folder.is_dir():
+                continue
+            listed = {f.path for f in tables[name].files} if name in tables else set()
+            for path in sorted(folder.rglob("*.parquet")):
+                if str(path.relative_to(data_dir)) not in listed:
+                    path.unlink()
+                    deleted.append(path)
+            _remove_empty_dirs(folder)
+    return deleted
+
+
+def append_run(data_dir: str | Path, record: Mapping[str, Any]) -> None:
+    """Append ``record`` to the manifest's ``runs`` (creating an empty manifest if needed)."""
+    with manifest_lock(data_dir):
+        try:
+            manifest = read_manifest(data_dir)
+        except DataNotFoundError:
+            manifest = Manifest()
+        write_manifest(data_dir, replace(manifest, runs=manifest.runs + (dict(record),)))
+
+
 def _table_entry(
     con: duckdb.DuckDBPyConnection,
     data_dir: Path,
@@ -300,10 +401,14 @@ def _table_entry(
     files: tuple[FileEntry, ...],
     run_id: str,
     extra: tuple[str, ...],
+    watermark: Mapping[str, Any] | None = None,
 ) -> TableEntry:
     now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    mark = dict(watermark) if watermark is not None else None
     if not files:
-        return TableEntry(tbl.qualified_name, 0, None, None, tbl.fingerprint(), (), (), now, run_id, extra)
+        return TableEntry(
+            tbl.qualified_name, 0, None, None, tbl.fingerprint(), (), (), now, run_id, extra, mark
+        )
     paths = [str(data_dir / f.path) for f in files]
     ts = tbl.partition_column
     lo, hi, tenants = con.execute(
@@ -322,6 +427,7 @@ def _table_entry(
         written_at=now,
         run_id=run_id,
         extra_columns=extra,
+        watermark=mark,
     )
 
 

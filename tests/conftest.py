@@ -10,6 +10,8 @@ import pytest
 from auterity_lab.synth import generate_demo
 from auterity_lab.warehouse import Workbench
 
+pytest_plugins = ["tests.postgres_server"]
+
 DEMO_TENANTS = ("acme", "globex", "initech")
 DEMO_KW = {"tenants": 3, "days": 120, "scale": 0.05, "seed": 7}
 
