@@ -10,6 +10,7 @@ import papermill
 import pytest
 
 from auterity_lab import overview
+from auterity_lab.catalog import load_catalog
 from auterity_lab.config import packaged_dir
 from auterity_lab.errors import ReportError
 from auterity_lab.reports import run_report
@@ -32,13 +33,38 @@ def test_notebook_has_a_parameters_cell(path: Path) -> None:
     assert {"data_dir", "tenant"} <= set(params), path.name
 
 
+# a DSN with a password and an HMAC key in every notebook's environment: no output may hold them
+SECRETS = {
+    "AUTERITY_LAB_AUTERITY_DSN": "postgresql://analyst:Nb-S3cret-pw-42@db.internal:5432/auterity",
+    "AUTERITY_LAB_HMAC_KEY": "nb-hmac-key-5e4d3c2b1a09",
+}
+_SECRET_VALUES = ("Nb-S3cret-pw-42", SECRETS["AUTERITY_LAB_HMAC_KEY"])
+
+
 @pytest.mark.notebook
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
-def test_notebook_executes(path: Path, demo_dir: Path, tmp_path: Path) -> None:
-    params = {"data_dir": str(demo_dir), "tenant": "globex"}
-    papermill.execute_notebook(
-        str(path), str(tmp_path / path.name), parameters=params, progress_bar=False, cwd=str(tmp_path)
+def test_notebook_executes(
+    path: Path, demo_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every notebook runs as the report the catalog makes of it (papermill, then HTML, tables
+    and run.json), with secrets in its environment, and none of them reaches any file written."""
+    for name, value in SECRETS.items():
+        monkeypatch.setenv(name, value)
+    catalog = load_catalog()
+    (spec,) = [s for s in catalog if s.notebook.resolve() == path.resolve()]
+    run = run_report(
+        spec.name,
+        {"tenant": "globex"},
+        tmp_path,
+        data_dir=demo_dir,
+        formats=["html", "csv", "json"],
+        catalog=catalog,
     )
+    assert run.status == "succeeded" and run.html.is_file()
+    for produced in tmp_path.rglob("*"):
+        if produced.is_file():
+            blob = produced.read_bytes()
+            assert not any(secret.encode() in blob for secret in _SECRET_VALUES), produced
 
 
 @pytest.mark.notebook

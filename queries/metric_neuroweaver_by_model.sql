@@ -1,0 +1,45 @@
+-- purpose: Neuroweaver metrics of the metric catalog per model (segment = model_id) per period
+-- grain: one row per UTC period (day or hour) in [start, end) and model seen in the range; periods without calls included (counts 0, others NULL)
+-- param: start TIMESTAMPTZ      inclusive start (UTC); the first period is the one holding it
+-- param: end TIMESTAMPTZ        exclusive end (UTC)
+-- param: grain VARCHAR = day    period length: 'day' or 'hour'
+-- columns: period TIMESTAMPTZ, segment VARCHAR, ai_requests BIGINT, ai_mean_latency DOUBLE,
+--          ai_p95_latency DOUBLE, ai_error_rate DOUBLE, ai_rated BIGINT, ai_mean_rating DOUBLE,
+--          ai_tokens BIGINT
+--
+-- Same definitions as metric_neuroweaver, split by model_id (NULL model_id is '(none)').
+WITH periods AS (
+    SELECT p AS period
+    FROM range(date_trunc($grain, $start), $end,
+               CASE WHEN $grain = 'hour' THEN INTERVAL 1 HOUR WHEN $grain = 'day' THEN INTERVAL 1 DAY
+                    ELSE error('grain must be ''day'' or ''hour'', not ' || $grain) END) AS t(p)
+), ai AS (
+    SELECT date_trunc($grain, created_at) AS period,
+           COALESCE(model_id, '(none)') AS segment,
+           COUNT(*) AS ai_requests,
+           AVG(CAST(response_time_ms AS DOUBLE)) AS ai_mean_latency,
+           quantile_cont(response_time_ms, 0.95) AS ai_p95_latency,
+           AVG(CASE WHEN status = 'error' THEN 1.0 ELSE 0.0 END) AS ai_error_rate,
+           COUNT(user_rating) AS ai_rated,
+           AVG(CAST(user_rating AS DOUBLE)) AS ai_mean_rating,
+           CAST(SUM(tokens_used) AS BIGINT) AS ai_tokens
+    FROM prompt_outputs
+    WHERE created_at >= $start AND created_at < $end
+      AND date BETWEEN CAST($start AS DATE) AND CAST($end AS DATE)
+    GROUP BY 1, 2
+), segments AS (
+    SELECT DISTINCT segment FROM ai
+)
+SELECT periods.period,
+       segments.segment,
+       COALESCE(ai.ai_requests, 0) AS ai_requests,
+       ai.ai_mean_latency,
+       ai.ai_p95_latency,
+       ai.ai_error_rate,
+       COALESCE(ai.ai_rated, 0) AS ai_rated,
+       ai.ai_mean_rating,
+       COALESCE(ai.ai_tokens, 0) AS ai_tokens
+FROM periods
+CROSS JOIN segments
+LEFT JOIN ai ON ai.period = periods.period AND ai.segment = segments.segment
+ORDER BY periods.period, segments.segment

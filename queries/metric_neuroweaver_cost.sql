@@ -1,0 +1,42 @@
+-- purpose: AI cost (USD) of the metric catalog per period, overall and per model, from the costing view prompt_output_costs
+-- grain: one row per UTC period (day or hour) in [start, end) and segment: '' (all models) and each model seen in the range; empty periods included (cost 0)
+-- param: start TIMESTAMPTZ      inclusive start (UTC); the first period is the one holding it
+-- param: end TIMESTAMPTZ        exclusive end (UTC)
+-- param: grain VARCHAR = day    period length: 'day' or 'hour'
+-- columns: period TIMESTAMPTZ, segment VARCHAR, ai_cost DOUBLE, ai_priced BIGINT, ai_unpriced BIGINT
+--
+-- Reads the view prompt_output_costs (auterity_lab.ml.cost.attach_costs defines it): ai_cost sums
+-- cost_usd of the priced outputs; ai_unpriced counts outputs without a price in force (they add
+-- nothing to ai_cost, so a period with unpriced outputs understates its cost).
+WITH periods AS (
+    SELECT p AS period
+    FROM range(date_trunc($grain, $start), $end,
+               CASE WHEN $grain = 'hour' THEN INTERVAL 1 HOUR WHEN $grain = 'day' THEN INTERVAL 1 DAY
+                    ELSE error('grain must be ''day'' or ''hour'', not ' || $grain) END) AS t(p)
+), c AS (
+    SELECT date_trunc($grain, created_at) AS period,
+           COALESCE(model_id, '(none)') AS segment,
+           SUM(CASE WHEN priced THEN cost_usd ELSE 0.0 END) AS ai_cost,
+           COUNT(*) FILTER (WHERE priced) AS ai_priced,
+           COUNT(*) FILTER (WHERE NOT priced) AS ai_unpriced
+    FROM prompt_output_costs
+    WHERE created_at >= $start AND created_at < $end
+    GROUP BY 1, 2
+), segments AS (
+    SELECT '' AS segment
+    UNION ALL
+    SELECT DISTINCT segment FROM c
+), rolled AS (
+    SELECT period, segment, ai_cost, ai_priced, ai_unpriced FROM c
+    UNION ALL
+    SELECT period, '' AS segment, SUM(ai_cost), SUM(ai_priced), SUM(ai_unpriced) FROM c GROUP BY 1
+)
+SELECT periods.period,
+       segments.segment,
+       COALESCE(rolled.ai_cost, 0.0) AS ai_cost,
+       CAST(COALESCE(rolled.ai_priced, 0) AS BIGINT) AS ai_priced,
+       CAST(COALESCE(rolled.ai_unpriced, 0) AS BIGINT) AS ai_unpriced
+FROM periods
+CROSS JOIN segments
+LEFT JOIN rolled ON rolled.period = periods.period AND rolled.segment = segments.segment
+ORDER BY periods.period, segments.segment
