@@ -57,6 +57,7 @@ from scipy import stats as sps
 
 from auterity_lab.errors import QueryParameterError
 from auterity_lab.metrics import CATALOG, metric_series, pivot_series, split_series_name, transform
+from auterity_lab.multiple_testing import bh_qvalues
 from auterity_lab.periods import DateRange
 from auterity_lab.state import StateStore, stable_id, to_json
 
@@ -1087,22 +1088,6 @@ def granger_pvalues(x: np.ndarray, y: np.ndarray, lag: int) -> tuple[float, floa
         return float(out[lag][0]["ssr_ftest"][1])
 
     return one(a, b), one(b, a)
-
-
-def bh_qvalues(p: Any) -> np.ndarray:
-    """Benjamini–Hochberg q-values; NaN p-values stay NaN and are not counted in the family.
-
-    Examples
-    --------
-    >>> bh_qvalues([0.01, 0.04, np.nan, 0.03]).round(3).tolist()
-    [0.03, 0.04, nan, 0.04]
-    """
-    p = np.asarray(p, dtype=float)
-    q = np.full_like(p, np.nan)
-    ok = np.isfinite(p)
-    if ok.any():
-        q[ok] = sps.false_discovery_control(np.clip(p[ok], 0.0, 1.0), method="bh")
-    return q
 
 
 # ============================================================ tests used by insights

@@ -10,6 +10,7 @@ from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
 from auterity_lab.ml import _stats
+from auterity_lab.multiple_testing import bh_qvalues
 
 
 def _counts(sample: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -80,7 +81,7 @@ def test_bootstrap_is_seeded_and_covers_the_truth() -> None:
 
 def test_bh_equals_statsmodels_and_keeps_nan() -> None:
     p = np.array([0.001, 0.2, np.nan, 0.03, 0.04])
-    q = _stats.bh_qvalues(p)
+    q = bh_qvalues(p)
     ref = multipletests([0.001, 0.2, 0.03, 0.04], method="fdr_bh")[1]
     assert np.isnan(q[2]) and q[[0, 1, 3, 4]] == pytest.approx(ref)
     # by hand: sorted 0.001, 0.03, 0.04, 0.2 -> 0.004, 0.053, 0.053, 0.2

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import stats
-from statsmodels.stats.multitest import multipletests
 
 _BOOT_CHUNK = 250  # bootstrap replicates drawn at a time (bounds memory on wide histograms)
 
@@ -247,17 +246,3 @@ def _resampled(
     return np.concatenate(out)
 
 
-def bh_qvalues(p_values: np.ndarray) -> np.ndarray:
-    """Benjamini–Hochberg adjusted p-values (q-values); NaN p-values stay NaN and are not counted.
-
-    Examples
-    --------
-    >>> bh_qvalues(np.array([0.01, 0.04, np.nan, 0.03])).round(3).tolist()
-    [0.03, 0.04, nan, 0.04]
-    """
-    p = np.asarray(p_values, float)
-    q = np.full(p.shape, np.nan)
-    ok = np.isfinite(p)
-    if ok.any():
-        q[ok] = multipletests(p[ok], method="fdr_bh")[1]
-    return q

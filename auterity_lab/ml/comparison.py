@@ -30,12 +30,12 @@ import pandas as pd
 from auterity_lab.errors import QueryParameterError
 from auterity_lab.ml._params import ai_params, check_count, check_share
 from auterity_lab.ml._stats import (
-    bh_qvalues,
     bootstrap_quantile_difference,
     mann_whitney,
     moments,
     welch,
 )
+from auterity_lab.multiple_testing import bh_qvalues
 
 if TYPE_CHECKING:
     from auterity_lab.warehouse import Workbench

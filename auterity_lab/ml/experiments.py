@@ -45,7 +45,7 @@ from scipy import stats
 
 from auterity_lab.errors import QueryParameterError
 from auterity_lab.ml._params import check_share
-from auterity_lab.ml._stats import bh_qvalues
+from auterity_lab.multiple_testing import bh_qvalues
 from auterity_lab.periods import DateRange
 
 if TYPE_CHECKING:

@@ -18,7 +18,7 @@ from scipy import stats
 
 from auterity_lab.errors import QueryParameterError
 from auterity_lab.ml._params import ai_params, check_count
-from auterity_lab.ml._stats import bh_qvalues
+from auterity_lab.multiple_testing import bh_qvalues
 
 if TYPE_CHECKING:
     from collections.abc import Iterable

@@ -47,9 +47,10 @@ from scipy import stats
 
 from auterity_lab.errors import QueryParameterError
 from auterity_lab.ml._params import ai_params, check_count, check_positive, check_share
-from auterity_lab.ml._stats import bh_qvalues, moments, welch
+from auterity_lab.ml._stats import moments, welch
 from auterity_lab.ml.comparison import compare_tables
 from auterity_lab.ml.cost import PriceSource, ensure_costs
+from auterity_lab.multiple_testing import bh_qvalues
 from auterity_lab.periods import DateRange
 
 if TYPE_CHECKING:
