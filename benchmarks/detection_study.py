@@ -364,10 +364,10 @@ def main(argv: list[str] | None = None) -> int:
         f"\nA. Correlations on simulated series ({args.seeds} seeds, BH q < {ALPHA}, "
         f"{int(corr_runs['tests'].iloc[0])} pair-lag tests per run)"
     )
-    print(corr.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    print(corr.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
     series = series_null_study(args.seeds)
     print(f"\nB. Anomaly, trend and change-point tests on null series ({args.seeds} seeds)")
-    print(series.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    print(series.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
     results |= {"correlations": corr.to_dict("records"), "series_null": series.to_dict("records")}
     for scale in [float(v) for v in args.scales.split(",")] if args.demo_seeds else []:
         demo_runs = demo_study(args.demo_seeds, scale)
