@@ -2,16 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
-import numpy as np
-from scipy import stats
+from typing import Any
 
 from auterity_lab.errors import QueryParameterError
 from auterity_lab.periods import DateRange
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 PERIODS = ("day", "week", "month")
 """Allowed ``period`` values: UTC day, ISO week (Monday) or calendar month of the run's start."""
@@ -35,29 +29,6 @@ def max_run_days(value: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise QueryParameterError(f"max_run_days must be a whole number >= 0, not {value!r}")
     return value
-
-
-def wilson_interval(
-    successes: pd.Series | np.ndarray, trials: pd.Series | np.ndarray, *, confidence: float = 0.95
-) -> tuple[np.ndarray, np.ndarray]:
-    """Wilson score interval of a proportion, element-wise; NaN where ``trials`` is 0.
-
-    Examples
-    --------
-    >>> lo, hi = wilson_interval(np.array([0, 5]), np.array([10, 10]))
-    >>> np.round(lo, 3).tolist(), np.round(hi, 3).tolist()
-    ([0.0, 0.237], [0.278, 0.763])
-    """
-    k = np.asarray(successes, dtype=float)
-    n = np.asarray(trials, dtype=float)
-    z = stats.norm.ppf(0.5 + confidence / 2)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        p = k / n
-        centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-        half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-        lo = np.where(n > 0, np.clip(centre - half, 0.0, 1.0), np.nan)
-        hi = np.where(n > 0, np.clip(centre + half, 0.0, 1.0), np.nan)
-    return lo, hi
 
 
 def _workflow(value: str | None) -> str | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from auterity_lab.intervals import wilson_interval
 from auterity_lab.workflow import _common
 
 if TYPE_CHECKING:
@@ -62,7 +63,7 @@ def run_summary(
     frame = wb.query(
         "workflow_runs_summary", **_common.params(start, end, workflow=workflow, trigger=trigger)
     )
-    lo, hi = _common.wilson_interval(frame["failed"], frame["runs"])
+    lo, hi = wilson_interval(frame["failed"], frame["runs"])
     at = frame.columns.get_loc("failure_rate") + 1
     frame.insert(at, "failure_rate_ci_low", lo)
     frame.insert(at + 1, "failure_rate_ci_high", hi)

@@ -22,6 +22,7 @@ from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
 from auterity_lab.errors import QueryParameterError
+from auterity_lab.intervals import wilson_interval
 from auterity_lab.periods import DateRange
 from auterity_lab.workflow import _common
 
@@ -377,7 +378,7 @@ def flaky_steps(
     """
     frame = retry_counts(wb, start=start, end=end, workflow=workflow, max_run_days=max_run_days)
     frame = frame[frame["flaky_executions"] > 0].copy()
-    lo, hi = _common.wilson_interval(frame["flaky_executions"], frame["executions"])
+    lo, hi = wilson_interval(frame["flaky_executions"], frame["executions"])
     at = frame.columns.get_loc("flaky_rate") + 1
     frame.insert(at, "flaky_rate_ci_low", lo)
     frame.insert(at + 1, "flaky_rate_ci_high", hi)
