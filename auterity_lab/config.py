@@ -53,6 +53,37 @@ class Settings(BaseSettings):
     )
     duckdb_memory_limit: str = Field("2GB", description="DuckDB memory_limit per workbench.")
     duckdb_threads: int = Field(2, ge=1, le=256, description="DuckDB worker threads.")
+    query_timeout_seconds: float | None = Field(
+        120.0, gt=0, description="A query running longer is interrupted (None: no limit)."
+    )
+    max_concurrent_queries: int = Field(
+        4, ge=1, le=256, description="Queries one process runs at once; more wait their turn."
+    )
+    max_page_size: int = Field(
+        100_000, ge=1, description="Largest page of rows a row-level result returns at once."
+    )
+    cache_enabled: bool = Field(True, description="Cache query and analytics results.")
+    cache_dir: Path | None = Field(
+        None, description="On-disk result cache shared on one machine (default DATA_DIR/cache)."
+    )
+    cache_memory_entries: int = Field(
+        256, ge=0, description="Results kept in the in-process memory layer."
+    )
+    cache_redis_url: SecretStr | None = Field(
+        None, description="Redis URL of an optional team-wide cache layer."
+    )
+    jwt_secret: SecretStr | None = Field(None, description="HS256 secret that signs tokens.")
+    jwt_public_key: Path | None = Field(None, description="PEM public key for RS256 tokens.")
+    jwt_issuer: str | None = Field(None, description="Issuer (iss) every token must carry.")
+    api_keys_file: Path | None = Field(
+        None, description="YAML of API keys: salted hashes with user, tenant and roles."
+    )
+    audit_log: Path | None = Field(
+        None, description="Append-only audit log (default DATA_DIR/audit/audit.jsonl)."
+    )
+    rate_limit_per_minute: int = Field(
+        100, ge=1, description="Requests one identity may make per minute to the served dashboard."
+    )
 
 
 def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Settings:

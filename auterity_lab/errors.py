@@ -56,3 +56,19 @@ class ReportError(AuterityLabError):
 
 class UnifiedAnalyticsError(AuterityLabError):
     """No system's section of unified analytics could be computed; the message gives each reason."""
+
+
+class ResourceLimitError(AuterityLabError):
+    """A query hit a configured limit (memory, time, concurrent queries, page size)."""
+
+
+class QueryTimeoutError(ResourceLimitError):
+    """A query ran longer than the configured timeout and was interrupted."""
+
+
+class AuthenticationError(AuterityLabError):
+    """A token or API key is missing, malformed, unsigned, tampered, expired or unknown."""
+
+
+class AccessDeniedError(PermissionError, AuterityLabError):
+    """An authenticated identity lacks the permission or the tenant it asked for."""
