@@ -29,7 +29,9 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from auterity_lab.audit import audit_log_for, audited
 from auterity_lab.errors import AuterityLabError, QueryParameterError
+from auterity_lab.security import current_context
 from auterity_lab.state import ACTIONS, InvalidTransitionError, StateStore
 
 if TYPE_CHECKING:
@@ -116,12 +118,23 @@ def apply_alert_action(
     from auterity_lab.alerts import acknowledge_alert
 
     target = ACTIONS[_action(action)]
+    ctx = wb.context or current_context()
     store = StateStore.for_data_dir(wb.data_dir)
     log = store.read("alert_log", tenant=wb.tenant)
     hit = log[log["alert_id"] == alert_id]
     if hit.empty:
         raise AlertNotFoundError(f"tenant {wb.tenant!r} has no alert {alert_id!r}")
-    with store.lock():
+    with (
+        audited(
+            audit_log_for(wb.settings, wb.data_dir, ctx),
+            f"alert.{target}",
+            context=ctx,
+            permission="insights:write",
+            tenant=wb.tenant,
+            target=alert_id,
+        ),
+        store.lock(),
+    ):
         statuses = _read(store)
         mine = statuses.setdefault(wb.tenant, {})
         current = mine.get(alert_id, {}).get("status", "open")

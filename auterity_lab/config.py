@@ -69,6 +69,11 @@ class Settings(BaseSettings):
     cache_memory_entries: int = Field(
         256, ge=0, description="Results kept in the in-process memory layer."
     )
+    cache_ttl_seconds: dict[str, float] = Field(
+        default_factory=dict,
+        description="Cache TTL per kind (user_analytics, system_metrics, ml_performance, "
+        "correlations, insights, workflow); overrides the spec's defaults.",
+    )
     cache_redis_url: SecretStr | None = Field(
         None, description="Redis URL of an optional team-wide cache layer."
     )

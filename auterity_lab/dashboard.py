@@ -56,7 +56,7 @@ from auterity_lab.charts import insights as insight_charts
 from auterity_lab.charts import ml as ml_charts
 from auterity_lab.charts import overview as overview_charts
 from auterity_lab.charts import workflow as workflow_charts
-from auterity_lab.errors import AuterityLabError, QueryParameterError
+from auterity_lab.errors import AccessDeniedError, AuterityLabError, QueryParameterError
 from auterity_lab.widgets.business import FUNNEL_STEPS, FUNNEL_WINDOW
 
 if TYPE_CHECKING:
@@ -164,7 +164,7 @@ def _unified(ctx: PanelContext) -> Any:
     from auterity_lab.unified import unified_analytics
 
     f = ctx.filters
-    return ctx.once(("unified", f.start, f.end), lambda: unified_analytics(ctx.wb, **f.range()))
+    return ctx.once(("unified", f.start, f.end), lambda: unified_analytics(ctx.wb, **f.range(), details=False))
 
 
 def _interval(f: Filters) -> str:
@@ -905,6 +905,7 @@ def dashboard(
     on_insight_action: actions.ActionCallback | None = None,
     on_alert_action: actions.ActionCallback | None = None,
     export_dir: str | Path | None = None,
+    locked_tenant: str | None = None,
 ) -> Dashboard:
     """The unified dashboard of ``wb``'s tenant (and of ``tenants``, if the user may see more).
 
@@ -927,6 +928,10 @@ def dashboard(
         persisted (spec ``onInsightAction``, ``onAlertAction``).
     export_dir
         Where the export buttons also save their files (they always offer a download link).
+    locked_tenant
+        The only tenant this dashboard may show (``auterity-lab serve`` binds it from the
+        visitor's identity): ``wb`` must be that tenant's and ``tenants`` may name no other,
+        else :class:`~auterity_lab.errors.AccessDeniedError`; no tenant filter is offered.
 
     Returns
     -------
@@ -939,6 +944,13 @@ def dashboard(
     >>> app.select("ml"); app.set_filters(model="gpt-4o")                       # doctest: +SKIP
     ('model',)
     """
+    if locked_tenant is not None:
+        others = sorted({wb.tenant, *(tenants or [])} - {locked_tenant})
+        if others:
+            raise AccessDeniedError(
+                f"the dashboard is locked to tenant {locked_tenant!r}; it cannot show "
+                f"{', '.join(repr(t) for t in others)}"
+            )
     return Dashboard(
         wb,
         tenants=tenants,

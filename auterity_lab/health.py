@@ -477,7 +477,7 @@ def _activity(
     tbl = table(name)
     ts = tbl.watermark_column
     prune = " AND date <= CAST($as_of AS DATE)" if tbl.partition_column == ts else ""
-    newest = wb.sql(
+    newest = wb.library_sql(
         f"SELECT max({ts}) AS newest FROM {name} WHERE {ts} <= $as_of{prune}", as_of=as_of
     )["newest"].iloc[0]
     if pd.isna(newest):
@@ -527,7 +527,7 @@ def _same_hours_before(
     bounds |= {f"hi{k}": as_of - dt.timedelta(days=k) for k in days}
     floor = f" AND date >= CAST($lo{_LOOKBACK_DAYS} AS DATE)" if prune else ""
     sql = f"SELECT count(*) AS n FROM {name} WHERE ({windows}){floor}"
-    return int(wb.sql(sql, **bounds)["n"].iloc[0])
+    return int(wb.library_sql(sql, **bounds)["n"].iloc[0])
 
 
 def _extract_age(

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from auterity_lab import rollups
 from auterity_lab.errors import QueryParameterError
 from auterity_lab.periods import DateRange
 from auterity_lab.schema import SYSTEMS
@@ -37,6 +38,9 @@ DAILY_COLUMNS: dict[str, list[str]] = {
     "relaycore": ["workflow_runs", "workflow_failure_rate"],
 }
 """Each system's daily series (besides ``date``), in the order :func:`daily` puts them."""
+
+# queries with a form over the user_day_activity rollup (queries/rollups/)
+_ROLLUP_FORMS = frozenset({"overview_kpis_auterity", "overview_daily_auterity"})
 
 # system -> (KPI query, daily query)
 _QUERIES: dict[str, tuple[str, str]] = {
@@ -72,8 +76,8 @@ def system_kpis(wb: Workbench, /, *, system: str, start: Any, end: Any) -> pd.Da
     """
     rng = DateRange.of(start, end)
     query = _QUERIES[_system(system)][0]
-    now = wb.query(query, **rng.params())
-    before = wb.query(query, **rng.previous().params())
+    now = _run(wb, query, rng)
+    before = _run(wb, query, rng.previous())
     now["previous"] = before["value"].to_numpy()
     prev = now["previous"].to_numpy(dtype=float)
     value = now["value"].to_numpy(dtype=float)
@@ -97,7 +101,7 @@ def system_daily(wb: Workbench, /, *, system: str, start: Any, end: Any) -> pd.D
     ... # doctest: +SKIP
     """
     query = _QUERIES[_system(system)][1]
-    return wb.query(query, **DateRange.of(start, end).params())
+    return _run(wb, query, DateRange.of(start, end))
 
 
 def headline_kpis(wb: Workbench, /, *, start: Any, end: Any) -> pd.DataFrame:
@@ -122,6 +126,13 @@ def daily(wb: Workbench, /, *, start: Any, end: Any) -> pd.DataFrame:
     for frame in frames[1:]:
         merged = merged.merge(frame, on="date", how="outer", validate="one_to_one")
     return merged.sort_values("date", ignore_index=True)
+
+
+def _run(wb: Workbench, query: str, rng: DateRange) -> pd.DataFrame:
+    """The query, from the user-day rollup when it answers it (same result, fewer rows)."""
+    if query in _ROLLUP_FORMS and rollups.usable(wb, "user_day_activity", **rng.params()):
+        return rollups.query(wb, query, **rng.params())
+    return wb.query(query, **rng.params())
 
 
 def _system(system: str) -> str:

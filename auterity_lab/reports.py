@@ -18,6 +18,13 @@ the alert channels are told, and the last good report stays where it was: ``OUT/
 Run ids are predictable: the UTC start (or scheduled) time and the identifying parameters,
 ``20261101T061500Z-tenant=acme``, so a grid of runs never collides.
 
+Reports shared outside the team can hide small groups: ``suppress_k=K`` shows every key-table
+row that describes fewer than K users as ``"<K"`` (with complementary suppression, see
+:mod:`auterity_lab.suppression`) in the HTML, PDF, CSV and JSON alike; ``run.json`` records K.
+A run as an authenticated identity needs ``reports:run`` and the report's tenant (a report
+without a ``tenant`` parameter spans tenants: admin only); every run, denial and failure is
+written to the audit log.
+
 Secrets (DSNs, passwords, the HMAC key) never reach outputs: every text file a run writes is
 scanned for the configured secrets before it is published, and any found is replaced by
 ``***`` (``run.json`` counts the replacements).
@@ -31,6 +38,7 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import html as html_lib
@@ -38,19 +46,25 @@ import io
 import json
 import os
 import re
+import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from auterity_lab.audit import audit_log_for, audited
 from auterity_lab.catalog import FORMATS, Catalog, ReportSpec, load_catalog
 from auterity_lab.config import Settings, load_settings
-from auterity_lab.errors import AuterityLabError, ReportError
+from auterity_lab.errors import AccessDeniedError, AuterityLabError, ReportError
+from auterity_lab.security import SecurityContext, authorize, current_context, require_tenant
 
 if TYPE_CHECKING:
     import pandas as pd
+
+SUPPRESS_K_ENV = "AUTERITY_LAB_REPORT_SUPPRESS_K"
+"""Set by the runner for the report's kernel: :func:`show_table` suppresses rows under K users."""
 
 TABLE_MIME = "application/vnd.auterity-lab.table+json"
 """MIME type under which :func:`show_table` hands a table's data to the report runner."""
@@ -119,6 +133,8 @@ class ReportRun:
     key: dict[str, Any] = field(default_factory=dict)
     scheduled_for: str | None = None
     redactions: int = 0
+    suppress_k: int | None = None
+    table_rows: int = 0
 
     @property
     def succeeded(self) -> bool:
@@ -178,6 +194,7 @@ def show_table(
 
     if not _TABLE_NAME.fullmatch(name or ""):
         raise ReportError(f"table name {name!r} must be lowercase letters, digits and _")
+    frame, display = _suppressed(frame, display)
     shown = frame if display is None else display
     bundle = {
         "text/html": _table_html(shown, title, formats or {}),
@@ -185,6 +202,39 @@ def show_table(
         TABLE_MIME: {"name": name, "title": title, "table": json.loads(_table_json(frame))},
     }
     show(bundle, raw=True)
+
+
+def _suppressed(
+    frame: pd.DataFrame, display: pd.DataFrame | None
+) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """``frame`` and ``display`` with rows under K users blanked, when the run asks for it.
+
+    Tables without a user count column (see :func:`auterity_lab.suppression.user_count_columns`)
+    describe no users and are left as they are.
+    """
+    raw = os.environ.get(SUPPRESS_K_ENV)
+    if not raw:
+        return frame, display
+    from auterity_lab.suppression import apply_mask, suppression_mask, user_count_columns
+
+    k = _check_suppress_k(int(raw))
+    counts = user_count_columns(frame)
+    if not counts:
+        return frame, display
+    import pandas as pd
+
+    mask = suppression_mask(frame, k, user_count_column=counts)
+    blanked = [
+        c
+        for c in frame.columns
+        if pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])
+    ]
+    out = apply_mask(frame, mask, k, blanked)
+    if display is None:
+        return out, None
+    if not display.index.equals(frame.index):
+        raise ReportError("show_table: display must have the same index as frame to suppress")
+    return out, apply_mask(display, mask, k, [c for c in blanked if c in display.columns])
 
 
 def read_tables(executed: str | Path) -> dict[str, pd.DataFrame]:
@@ -244,6 +294,8 @@ def run_report(
     catalog: Catalog | None = None,
     notify: Notifier | None = None,
     settings: Settings | None = None,
+    suppress_k: int | None = None,
+    context: SecurityContext | None = None,
 ) -> ReportRun:
     """Execute report ``name`` with ``parameters`` and publish its outputs under ``out_dir``.
 
@@ -275,6 +327,12 @@ def run_report(
         report's alert channels.
     settings
         Where secrets and the default data directory come from; default: the environment.
+    suppress_k
+        Show key-table rows under this many users as ``"<K"`` (K >= 2); default: no
+        suppression.
+    context
+        Who runs the report (default: :func:`auterity_lab.security.current_context`); needs
+        ``reports:run`` and the report's tenant.
 
     Returns
     -------
@@ -285,6 +343,8 @@ def run_report(
     ------
     UnknownReportError, ReportParameterError
         An unknown report, format or parameter, or an ill-typed value: nothing is written.
+    AccessDeniedError
+        The caller lacks ``reports:run`` or the report's tenant: nothing is written.
     ReportFailedError
         Every attempt failed; ``run.json`` records the error and failing cell, the alert
         channels were told, and ``.run`` holds the record.
@@ -304,7 +364,10 @@ def run_report(
             f"unknown format {', '.join(bad)}; choose from {', '.join(FORMATS)}"
         )
     bound = spec.bind(dict(parameters or {}))
+    if suppress_k is not None:
+        _check_suppress_k(suppress_k)
     settings = settings or load_settings()
+    context = context if context is not None else current_context()
     # where the data is belongs to the run, not to the report: a notebook's literal default
     # ("data") gives way to the data_dir argument or the configured directory
     if "data_dir" in spec.parameters and (parameters or {}).get("data_dir") is None:
@@ -312,12 +375,23 @@ def run_report(
             Path(data_dir if data_dir is not None else settings.data_dir).resolve()
         )
     _check_notebook_declares(spec)
+    log = audit_log_for(settings, bound.get("data_dir") or data_dir, context)
+    _check_access(spec, bound, context, log)
     identity = {k: bound.get(k) for k in (key if key is not None else _default_key(spec))}
     started = dt.datetime.now(dt.UTC)
     run_dir = _new_run_dir(
         Path(out_dir) / name, run_id or _run_id(scheduled_for or started, identity)
     )
-    run = _execute(spec, bound, run_dir, chosen, identity, started, scheduled_for, settings)
+    with audited(
+        log, "report.run", context=context, permission="reports:run",
+        tenant=bound.get("tenant"), target=str(run_dir),
+    ) as action:  # fmt: skip
+        run = _execute(
+            spec, bound, run_dir, chosen, identity, started, scheduled_for, settings, suppress_k
+        )
+        action.rows = run.table_rows
+        action.outcome = "ok" if run.succeeded else "error"
+        action.detail = f"{run.status}" + (f", suppress_k={suppress_k}" if suppress_k else "")
     if run.succeeded:
         _point_latest(run)
         return run
@@ -374,8 +448,11 @@ def run_grid(
         for values in itertools.product(*(list(grid[k]) for k in keys))
     ]
     spec = catalog[name]
+    context = kwargs.get("context") or current_context()
+    log = audit_log_for(kwargs.get("settings") or load_settings(), kwargs.get("data_dir"), context)
     for combo in combos:
-        spec.bind(base | combo)  # every combination is valid before the first one runs
+        bound = spec.bind(base | combo)  # every combination is valid before the first one runs
+        _check_access(spec, bound, context, log)  # and allowed
     key = kwargs.pop("key", None) or list(dict.fromkeys([*_default_key(spec), *keys]))
     # one time stamp for the whole grid: the runs' ids differ only by their parameters
     stamp = kwargs.get("scheduled_for") or dt.datetime.now(dt.UTC)
@@ -540,6 +617,7 @@ def _execute(
     started: dt.datetime,
     scheduled_for: dt.datetime | None,
     settings: Settings,
+    suppress_k: int | None = None,
 ) -> ReportRun:
     from auterity_lab import __version__
 
@@ -553,7 +631,8 @@ def _execute(
             time.sleep(spec.retry_delay_s)
         attempt_start = dt.datetime.now(dt.UTC)
         a0 = time.perf_counter()
-        failure = _run_notebook(spec, bound, executed)
+        with _suppression_env(suppress_k):
+            failure = _run_notebook(spec, bound, executed)
         if failure is None:
             try:
                 outputs = _render(spec, executed, run_dir, formats, secrets)
@@ -604,6 +683,8 @@ def _execute(
         key=identity,
         scheduled_for=scheduled_for.isoformat(timespec="seconds") if scheduled_for else None,
         redactions=redactions,
+        suppress_k=suppress_k,
+        table_rows=outputs.get("rows", 0),
     )
     _write_json(run_dir / "run.json", run.record())
     return run
@@ -687,7 +768,9 @@ def _render(
                 html.unlink()
                 del out["html"]
     tables = []
+    out["rows"] = 0
     for table_name, frame in read_tables(executed).items():
+        out["rows"] += len(frame)
         for fmt in ("csv", "json"):
             if fmt in formats:
                 tables.append(write_frame(frame, run_dir / "tables" / f"{table_name}.{fmt}", fmt))
@@ -749,6 +832,57 @@ def _table_html(frame: pd.DataFrame, title: str | None, formats: Mapping[str, st
 
 def _table_json(frame: pd.DataFrame) -> str:
     return frame.to_json(orient="table", index=False, date_format="iso", date_unit="us")
+
+
+def _check_suppress_k(k: int) -> int:
+    from auterity_lab.catalog import ReportParameterError
+
+    if isinstance(k, bool) or not isinstance(k, int) or k < 2:
+        raise ReportParameterError(f"suppress_k must be an integer >= 2, not {k!r}")
+    return k
+
+
+def _check_access(
+    spec: ReportSpec, bound: Mapping[str, Any], context: SecurityContext | None, log: Any
+) -> None:
+    """``reports:run`` and the report's tenant (admin only for a report across tenants)."""
+    if context is None:
+        return
+    tenant = bound.get("tenant")
+    try:
+        authorize(context, "reports", "run")
+        if tenant is not None:
+            require_tenant(context, str(tenant))
+        elif not context.is_admin:
+            raise AccessDeniedError(
+                f"report {spec.name!r} has no tenant parameter (it spans tenants): admin only"
+            )
+    except AccessDeniedError as exc:
+        if log is not None:
+            log.record("report.run", context=context, tenant=tenant, target=spec.name,
+                       outcome="denied", detail=str(exc))  # fmt: skip
+        raise
+
+
+_ENV_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _suppression_env(k: int | None) -> Iterator[None]:
+    """The report's kernel inherits ``SUPPRESS_K_ENV`` (runs in threads take turns)."""
+    if k is None:
+        yield
+        return
+    with _ENV_LOCK:
+        previous = os.environ.get(SUPPRESS_K_ENV)
+        os.environ[SUPPRESS_K_ENV] = str(k)
+        try:
+            yield
+        finally:
+            if previous is None:
+                os.environ.pop(SUPPRESS_K_ENV, None)
+            else:
+                os.environ[SUPPRESS_K_ENV] = previous
 
 
 def _check_notebook_declares(spec: ReportSpec) -> None:

@@ -38,8 +38,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from auterity_lab.errors import AuterityLabError, QueryParameterError
+from auterity_lab.audit import audit_log_for, audited
+from auterity_lab.config import load_settings
+from auterity_lab.errors import AccessDeniedError, AuterityLabError, QueryParameterError
 from auterity_lab.schema import table
+from auterity_lab.security import SecurityContext, current_context, require_tenant
 
 STATE_DIR = "state"
 """Folder of the state files inside a data directory."""
@@ -238,14 +241,27 @@ class StateStore:
                 )
             return self._replace("unified_insights", current, pd.DataFrame(rows))
 
-    def set_insight_status(self, tenant: str, insight: str, action: str) -> pd.Series:
+    def set_insight_status(
+        self,
+        tenant: str,
+        insight: str,
+        action: str,
+        *,
+        context: SecurityContext | None = None,
+    ) -> pd.Series:
         """Apply ``acknowledge``, ``resolve`` or ``dismiss`` to one insight; returns its row.
 
         ``insight`` is the insight's id or its ``insight_key``. Repeating the action that led to
         the current status changes nothing.
 
+        ``context`` (default: :func:`~auterity_lab.security.current_context`) is who asks: it
+        must be bound to ``tenant`` and hold ``insights:write``. The change, or its denial or
+        failure, is written to the audit log (see :func:`~auterity_lab.audit.audit_log_for`).
+
         Raises
         ------
+        AccessDeniedError
+            The caller is bound to another tenant or lacks ``insights:write``.
         QueryParameterError
             An unknown action.
         InsightNotFoundError
@@ -253,6 +269,26 @@ class StateStore:
         InvalidTransitionError
             The lifecycle does not allow it (e.g. acknowledging a dismissed insight).
         """
+        context = context if context is not None else current_context()
+        log = audit_log_for(load_settings(), self.root.parent, context)
+        if context is not None:
+            try:
+                require_tenant(context, tenant)
+            except AccessDeniedError as exc:
+                if log is not None:
+                    log.record(f"insight.{action}", context=context, tenant=tenant,
+                               target=insight, outcome="denied", detail=str(exc))  # fmt: skip
+                raise
+        with audited(
+            log, f"insight.{action}", context=context, permission="insights:write",
+            tenant=tenant, target=insight,
+        ) as audit_entry:  # fmt: skip
+            row = self._set_insight_status(tenant, insight, action)
+            audit_entry.rows = 1
+            audit_entry.detail = f"status {row['status']}"
+        return row
+
+    def _set_insight_status(self, tenant: str, insight: str, action: str) -> pd.Series:
         if action not in ACTIONS:
             raise QueryParameterError(f"action must be one of {', '.join(ACTIONS)}, not {action!r}")
         target = ACTIONS[action]

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from auterity_lab import overview
+from auterity_lab.cache import cached
 from auterity_lab.errors import QueryError, UnifiedAnalyticsError
 from auterity_lab.health import SloSource, SystemHealth, system_health
 from auterity_lab.periods import DateRange
@@ -183,6 +184,18 @@ class UnifiedAnalytics:
         return days
 
 
+@cached(  # health is assessed "now" when the range reaches the present: the short TTL kind
+    "system_metrics",
+    tables=[
+        "auterity.users",
+        "auterity.user_sessions",
+        "auterity.events",
+        "auterity.performance_metrics",
+        "neuroweaver.prompt_outputs",
+        "relaycore.workflow_runs",
+        "relaycore.workflow_steps",
+    ],
+)
 def unified_analytics(
     wb: Workbench,
     /,
@@ -193,6 +206,7 @@ def unified_analytics(
     slos: SloSource = None,
     sla: SlaSource = None,
     prices: PriceSource = None,
+    details: bool = True,
 ) -> UnifiedAnalytics:
     """Compute every section for the workbench's tenant and ``[start, end)``.
 
@@ -210,6 +224,10 @@ def unified_analytics(
         Health objectives (:func:`auterity_lab.health.load_slos`), workflow SLA targets
         (:func:`auterity_lab.workflow.sla.load_sla_config`) and AI prices
         (:func:`auterity_lab.ml.cost.load_prices`); None means the defaults.
+    details
+        False: leave out the sections' further frames (RelayCore's workflows, bottlenecks, SLA
+        and AI cost; each is noted as not requested), for a caller that shows only KPIs,
+        daily series and health (the Overview tab): about half of the work.
 
     Raises
     ------
@@ -226,7 +244,9 @@ def unified_analytics(
     rng = DateRange.of(start, end)
     moment = min(rng.end, dt.datetime.now(dt.UTC)) if as_of is None else as_of
     health = system_health(wb, as_of=moment, slos=slos, sla=sla)
-    sections = {s: _section(wb, s, rng, health, sla=sla, prices=prices) for s in SYSTEMS}
+    sections = {
+        s: _section(wb, s, rng, health, sla=sla, prices=prices, details=details) for s in SYSTEMS
+    }
     if not any(sec.available for sec in sections.values()):
         raise UnifiedAnalyticsError(
             f"no system could be computed for tenant {wb.tenant!r}: "
@@ -297,6 +317,7 @@ def _section(
     *,
     sla: SlaSource,
     prices: PriceSource,
+    details: bool,
 ) -> SystemSection:
     spec = _SPECS[system]
     reason = _blocked(wb, spec.tables) or _stale(health, system, spec.tables)
@@ -308,18 +329,21 @@ def _section(
             reason = str(exc)
     if reason is not None:
         return SystemSection(system, "unavailable", reason, _empty_kpis(), _empty_daily(system))
-    details: dict[str, pd.DataFrame] = {}
+    frames: dict[str, pd.DataFrame] = {}
     notes: list[str] = []
     for name, (compute, extra) in spec.details.items():
+        if not details:
+            notes.append(f"{name} not computed: not requested (details=False)")
+            continue
         blocked = _blocked(wb, extra)
         if blocked is not None:
             notes.append(f"{name} not computed: {blocked}")
             continue
         try:
-            details[name] = compute(wb, **rng.params(), sla=sla, prices=prices)
+            frames[name] = compute(wb, **rng.params(), sla=sla, prices=prices)
         except QueryError as exc:
             notes.append(f"{name} not computed: {exc}")
-    return SystemSection(system, "ok", None, kpis, daily, details, tuple(notes))
+    return SystemSection(system, "ok", None, kpis, daily, frames, tuple(notes))
 
 
 def _blocked(wb: Workbench, tables: tuple[str, ...]) -> str | None:

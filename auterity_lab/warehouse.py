@@ -4,11 +4,29 @@ Every source table is a view that shows only the workbench's tenant's rows. The 
 as a DuckDB variable (``getvariable('tenant')``), so even the view definitions hold no
 formatted value; DuckDB folds it into a filter pushed down to the Parquet scan.
 
+Opened with a :class:`~auterity_lab.security.SecurityContext` (``context=``), the workbench
+enforces access control: the context must be bound to the tenant and hold ``analytics:read``;
+the views carry the tenant as a literal (no variable to change); raw text columns (prompts,
+outputs, feedback text) read ``[redacted <hash>]`` unless ``raw_text:read`` (NULL stays NULL,
+equal texts stay equal); row-level queries need ``rows:read``; :meth:`Workbench.sql` needs
+``sql:execute`` and ``rows:read`` and accepts one SELECT over the workbench's own relations
+only; and once the views exist, DuckDB is locked down (no file but the extracts, no
+extensions, no configuration changes). Denials, ad-hoc SQL and raw-text reads are written to
+the audit log. Without a context (a data scientist's own notebook) none of this applies.
+
 Opened with ``strict=False``, the workbench checks every table's extract (files present, footers
 readable, columns and types as the data model says, extract written for this data model) and
 turns a table that fails into a view that raises a clear error naming the table when it is read;
 ``wb.unavailable`` maps its qualified name to the reason. Analytics that span systems use this to
 go on with the systems that are intact.
+
+Every query runs under the resource limits of :mod:`auterity_lab.limits` (a timeout that
+interrupts DuckDB, a process-wide cap on concurrent queries, memory errors named as such) and,
+unless the cache is disabled or bypassed, through the result cache of :mod:`auterity_lab.cache`.
+A workbench may be shared by threads: its one DuckDB connection runs one query at a time (a
+lock; the tenant variable, registered frames and temporary views live on that connection),
+while cache hits and frame conversion need no lock. ``limit=``/``offset=`` return one page of a
+result in a stable order.
 
 Examples
 --------
@@ -19,25 +37,63 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import hashlib
+import os
 import re
+import secrets
+import threading
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import duckdb
 
+from auterity_lab.audit import AuditLog, audit_log_for
+from auterity_lab.cache import (
+    Reads,
+    ResultCache,
+    canonical_params,
+    digest,
+    frame_digest,
+    kind_of_query,
+    statement_reads,
+    tables_fingerprint,
+)
 from auterity_lab.config import Settings, load_settings
 from auterity_lab.errors import (
+    AccessDeniedError,
     DataNotFoundError,
     ManifestError,
     QueryError,
     QueryParameterError,
+    ResourceLimitError,
     UnknownTenantError,
+)
+from auterity_lab.limits import (
+    PAGE_LIMIT_PARAM,
+    PAGE_OFFSET_PARAM,
+    QueryLimits,
+    check_page,
+    page_sql,
+    run_limited,
 )
 from auterity_lab.manifest import Manifest, TableEntry, empty_select, read_manifest
 from auterity_lab.queries import coerce, load_query, placeholders
 from auterity_lab.schema import PARTITION_FIELD, Table, source_tables
+from auterity_lab.security import (
+    RAW_TEXT_COLUMNS,
+    RAW_TEXT_QUERIES,
+    ROW_LEVEL_QUERIES,
+    TEXT_QUERIES,
+    SecurityContext,
+    authorize,
+    check_read_only_sql,
+    current_context,
+    require_tenant,
+)
 
 # Extract types DuckDB reads for a data-model type, where they differ (JSON is stored as text).
 _READ_AS = {"JSON": {"JSON", "VARCHAR"}}
@@ -45,9 +101,13 @@ _READ_AS = {"JSON": {"JSON", "VARCHAR"}}
 if TYPE_CHECKING:
     import pandas as pd
     import polars as pl
+    import pyarrow as pa
 
 Frame = Literal["pandas", "polars"]
 _TENANT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+_QUALIFIED = {t.name: t.qualified_name for t in source_tables()}
+_SQL_KIND = "user_analytics"  # TTL kind of ad-hoc SQL
+_local = threading.local()  # per thread: a converter connection
 
 
 class Workbench:
@@ -56,6 +116,11 @@ class Workbench:
     Attributes
     ----------
     data_dir, tenant, manifest, settings
+    context
+        The :class:`~auterity_lab.security.SecurityContext` the workbench acts for, or None.
+    cache
+        The :class:`~auterity_lab.cache.ResultCache` queries go through, or None when
+        ``settings.cache_enabled`` is off or the calling thread is inside :meth:`no_cache`.
     unavailable
         Qualified table name (``relaycore.workflow_runs``) → why its extract cannot be read.
         Always empty for a strict workbench: it refuses to open when a listed file is missing or
@@ -71,12 +136,31 @@ class Workbench:
         settings: Settings,
         *,
         strict: bool = True,
+        context: SecurityContext | None = None,
     ) -> None:
+        if context is not None:
+            _check_access(context, tenant, None)
         self.data_dir = data_dir
         self.tenant = tenant
+        self.context = context
+        self._audit: AuditLog | None = audit_log_for(settings, data_dir, context)
+        # raw text is masked with a salted hash: equal texts stay equal (distinct counts hold)
+        self._mask_salt = (
+            None
+            if context is None or context.allows("raw_text", "read")
+            else _mask_salt(settings, data_dir, tenant)
+        )
         self.manifest = manifest
         self.settings = settings
         self.unavailable: dict[str, str] = {}
+        self._limits = QueryLimits.from_settings(settings)
+        self._lock = threading.Lock()
+        self._frames: dict[str, str | None] = {}  # registered frame -> content digest
+        self._views: dict[str, str] = {}  # temporary view -> its SQL
+        self._cache = (
+            ResultCache.for_settings(settings, data_dir) if settings.cache_enabled else None
+        )
+        self._local = threading.local()  # per thread: cache bypass depth, read recorders
         self._con = duckdb.connect(
             config={
                 "threads": settings.duckdb_threads,
@@ -84,6 +168,8 @@ class Workbench:
             }
         )
         self._con.execute("SET TimeZone = 'UTC'")
+        # results travel as Arrow (cache, pages): keep UUIDs as UUIDs, not their text
+        self._con.execute("SET arrow_lossless_conversion = true")
         self._con.execute("SET VARIABLE tenant = $tenant", {"tenant": tenant})
         for tbl in source_tables():
             entry = manifest.tables.get(tbl.qualified_name)
@@ -100,6 +186,8 @@ class Workbench:
             else:
                 self.unavailable[tbl.qualified_name] = problem
                 self._con.execute(self._unavailable_view_sql(tbl, problem))
+        if context is not None:
+            self._lock_down()
 
     # ------------------------------------------------------------------ opening
     @classmethod
@@ -110,6 +198,7 @@ class Workbench:
         tenant: str,
         settings: Settings | None = None,
         strict: bool = True,
+        context: SecurityContext | None = None,
     ) -> Workbench:
         """Open the extracts in ``data_dir`` for one tenant.
 
@@ -125,9 +214,17 @@ class Workbench:
             and types, written for this data model); a table that fails is recorded in
             :attr:`unavailable` and its view raises :class:`QueryError` naming it when read,
             while the other tables work as usual.
+        context
+            Who is asking (see the module docs): bound to ``tenant``, with ``analytics:read``.
+            Default: :func:`~auterity_lab.security.current_context` (set per CLI invocation and
+            per visitor of the served dashboard); None there too: no access control (a personal
+            session).
 
         Raises
         ------
+        AccessDeniedError
+            ``context`` is bound to another tenant or lacks ``analytics:read`` (checked before
+            anything about the data is revealed; the denial is audited).
         DataNotFoundError
             The directory or its manifest is missing; with ``strict``, also a listed file.
         UnknownTenantError
@@ -144,6 +241,9 @@ class Workbench:
         """
         settings = settings or load_settings()
         path = Path(data_dir) if data_dir is not None else settings.data_dir
+        context = context if context is not None else current_context()
+        if context is not None:
+            _check_access(context, tenant, audit_log_for(settings, path, context))
         manifest = read_manifest(path)
         if not isinstance(tenant, str) or not _TENANT.fullmatch(tenant):
             raise UnknownTenantError(f"{tenant!r} is not a valid tenant id")
@@ -160,7 +260,7 @@ class Workbench:
                             f"{entry.table}: the manifest lists {f.path}, which is missing from "
                             f"{path}"
                         )
-        return cls(path, tenant, manifest, settings, strict=strict)
+        return cls(path, tenant, manifest, settings, strict=strict, context=context)
 
     def _view_sql(self, tbl: Table, entry: TableEntry | None) -> str:
         if entry is None or not entry.files:
@@ -173,10 +273,40 @@ class Workbench:
                 f"SELECT * FROM read_parquet([{files}], hive_partitioning = true, "
                 f"hive_types = {{'{PARTITION_FIELD}': DATE}}, union_by_name = true)"
             )
+        if self.context is None:
+            return (
+                f"CREATE OR REPLACE VIEW {tbl.name} AS SELECT * FROM ({body}) "
+                "WHERE tenant_id = getvariable('tenant')"
+            )
+        # a context's views hold the tenant as a literal (validated by _TENANT: no quote can
+        # occur), so no statement can re-point them; raw text is masked unless allowed
+        columns = "*"
+        masked = RAW_TEXT_COLUMNS.get(tbl.name, ()) if self._mask_salt else ()
+        if masked:
+            columns = "* REPLACE (" + ", ".join(
+                f"CASE WHEN {c} IS NULL THEN NULL ELSE '[redacted ' || "
+                f"left(sha256('{self._mask_salt}' || {c}), 12) || ']' END AS {c}"
+                for c in masked
+            ) + ")"
         return (
-            f"CREATE OR REPLACE VIEW {tbl.name} AS SELECT * FROM ({body}) "
-            "WHERE tenant_id = getvariable('tenant')"
+            f"CREATE OR REPLACE VIEW {tbl.name} AS SELECT {columns} FROM ({body}) "
+            f"WHERE tenant_id = '{self.tenant}'"
         )
+
+    def _lock_down(self) -> None:
+        """No file but the extracts, no extensions, no replacement scans, settings frozen."""
+        # whole folders, not a file list: a refreshed manifest's new files (and rebuilt
+        # rollups, which filter by the tenant variable) must stay readable once locked
+        folders = [str(self.data_dir / name) + "/" for name in ("extracts", "rollups")]
+        self._con.execute("SET allowed_directories = $dirs", {"dirs": folders})
+        for statement in (
+            "SET enable_external_access = false",
+            "SET python_enable_replacements = false",
+            "SET autoload_known_extensions = false",
+            "SET autoinstall_known_extensions = false",
+            "SET lock_configuration = true",
+        ):
+            self._con.execute(statement)
 
     def _problem(self, tbl: Table, entry: TableEntry | None) -> str | None:
         """Why the extract of ``tbl`` cannot be read as the data model says, or None."""
@@ -237,15 +367,28 @@ class Workbench:
         return f"CREATE OR REPLACE VIEW {tbl.name} AS SELECT {cols} WHERE {fail} IS NULL"
 
     # ------------------------------------------------------------------ querying
-    def sql(self, text: str, /, *, frame: Frame = "pandas", **params: Any) -> pd.DataFrame:
+    def sql(
+        self,
+        text: str,
+        /,
+        *,
+        frame: Frame = "pandas",
+        limit: int | None = None,
+        offset: int | None = None,
+        cache: bool = True,
+        **params: Any,
+    ) -> pd.DataFrame:
         """Run SQL against the tenant's views with named parameters bound by DuckDB.
 
-        Every ``$name`` in ``text`` must have a keyword argument and vice versa.
+        Every ``$name`` in ``text`` must have a keyword argument and vice versa. ``limit`` and
+        ``offset`` return one page (see :meth:`query`); ``cache=False`` skips the result cache.
 
         Examples
         --------
         >>> wb.sql("SELECT count(*) AS n FROM users WHERE country = $c", c="DE")  # doctest: +SKIP
         """
+        if self.context is not None:
+            self._check_ad_hoc(self.context, text)
         used = placeholders(text)
         given = set(params)
         if used != given:
@@ -262,34 +405,263 @@ class Workbench:
                 )
             )
         bound = {k: _bind_value(k, v) for k, v in params.items()}
-        return self._run(text, bound, frame, label="SQL")
+        result = self._run(
+            text, bound, frame, label="SQL", name="sql", kind=_SQL_KIND, limit=limit,
+            offset=offset, use_cache=cache,
+        )
+        if self.context is not None:
+            reads_text = self.context.allows("raw_text", "read") and _RAW_TEXT.search(text)
+            self._log("raw_text.read" if reads_text else "sql.execute", text, len(result))
+        return result
 
-    def query(self, name: str, /, *, frame: Frame = "pandas", **params: Any) -> pd.DataFrame:
+    def library_sql(self, text: str, /, **params: Any) -> pd.DataFrame:
+        """Run SQL written by this package's own analytics, not by a user.
+
+        The same as :meth:`sql` without a context's ad-hoc checks (``sql:execute``, one SELECT
+        over known relations), which a viewer's dashboard must not trip over; the views still
+        hold only the tenant's rows and masked text. Never pass text a user typed.
+        """
+        used, given = placeholders(text), set(params)
+        if used != given:
+            raise QueryParameterError(
+                f"SQL parameters do not match: needs {sorted(used)}, given {sorted(given)}"
+            )
+        bound = {k: _bind_value(k, v) for k, v in params.items()}
+        return self._run(
+            text, bound, "pandas", label="SQL", name="sql", kind=_SQL_KIND, limit=None,
+            offset=None, use_cache=True,
+        )
+
+    def has_relation(self, name: str) -> bool:
+        """Whether ``name`` is a view or frame of this workbench (source, registered, created)."""
+        return name in self._relations()
+
+    def _relations(self) -> set[str]:
+        return {t.name for t in source_tables()} | set(self._frames) | set(self._views)
+
+    def _check_ad_hoc(self, context: SecurityContext, text: str) -> None:
+        try:
+            authorize(context, "sql", "execute")
+            authorize(context, "rows", "read")  # a SELECT can return any row
+            check_read_only_sql(text, self._relations(), con=_converter())
+        except AccessDeniedError as exc:
+            self._log("sql.execute", text, None, outcome="denied", detail=str(exc))
+            raise
+
+    def _log(
+        self,
+        action: str,
+        target: str,
+        rows: int | None,
+        *,
+        outcome: str = "ok",
+        detail: str | None = None,
+    ) -> None:
+        if self._audit is not None:
+            self._audit.record(
+                action, context=self.context, tenant=self.tenant, target=target, rows=rows,
+                outcome=outcome, detail=detail,
+            )
+
+    def query(
+        self,
+        name: str,
+        /,
+        *,
+        frame: Frame = "pandas",
+        limit: int | None = None,
+        offset: int | None = None,
+        cache: bool = True,
+        **params: Any,
+    ) -> pd.DataFrame:
         """Run ``queries/<name>.sql`` with its declared parameters.
+
+        Parameters
+        ----------
+        name
+            The query file's name.
+        frame
+            ``"pandas"`` or ``"polars"``.
+        limit, offset
+            Return ``limit`` rows (at most ``settings.max_page_size``) after skipping
+            ``offset``, in a stable order: the query's ORDER BY, then every column. Pages
+            concatenated equal the whole result.
+        cache
+            False: run the query even if a cached result exists (and do not store it).
+        **params
+            The query's parameters.
 
         Raises
         ------
         QueryNotFoundError, QueryParameterError, QueryError
+        QueryTimeoutError
+            The query ran longer than ``settings.query_timeout_seconds`` and was interrupted.
+        ResourceLimitError
+            DuckDB ran out of memory, no query slot freed up in time, or the page is too big.
+
+        Examples
+        --------
+        >>> wb.query("ml_model_performance", start="2026-10-01", end="2026-11-01",
+        ...          limit=50, offset=100)                                  # doctest: +SKIP
         """
         q = load_query(name)
-        return self._run(q.sql, q.bind(params), frame, label=f"query {name!r}")
+        if self.context is not None:
+            self._check_query(self.context, name)
+        result = self._run(
+            q.sql, q.bind(params), frame, label=f"query {name!r}", name=name,
+            kind=kind_of_query(name), limit=limit, offset=offset, use_cache=cache,
+        )
+        if self.context is not None and name in TEXT_QUERIES and self._mask_salt is None:
+            self._log("raw_text.read", f"query {name}", len(result))
+        return result
+
+    def _check_query(self, context: SecurityContext, name: str) -> None:
+        needed = [("rows", "read")] if name in ROW_LEVEL_QUERIES else []
+        needed += [("raw_text", "read")] if name in RAW_TEXT_QUERIES else []
+        try:
+            for resource, action in needed:
+                authorize(context, resource, action)
+        except AccessDeniedError as exc:
+            self._log("query", f"query {name}", None, outcome="denied", detail=str(exc))
+            raise
 
     def _run(
-        self, sql: str, params: dict[str, Any], frame: Frame, *, label: str
+        self,
+        sql: str,
+        params: dict[str, Any],
+        frame: Frame,
+        *,
+        label: str,
+        name: str,
+        kind: str,
+        limit: int | None,
+        offset: int | None,
+        use_cache: bool,
     ) -> pd.DataFrame | pl.DataFrame:
         if frame not in ("pandas", "polars"):
             raise QueryParameterError(f"frame must be 'pandas' or 'polars', not {frame!r}")
+        check_page(limit, offset, self.settings.max_page_size)
+        page = {} if limit is None else {PAGE_LIMIT_PARAM: limit, PAGE_OFFSET_PARAM: offset or 0}
+        tables, tokens = self._resolve_reads(sql)
+        self._record(tables if tokens is not None else {"*"})
+        cache = self.cache if use_cache else None
+        key = None
+        if cache is not None and tokens is not None:
+            try:
+                key = digest(
+                    "query", name, digest(sql), canonical_params(params | page), self.tenant,
+                    tables_fingerprint(self.manifest, sorted(tables)), canonical_params(tokens),
+                    self._variant(),
+                )
+            except TypeError:  # a parameter value with no canonical form
+                key = None
+            hit = cache.get(key, self.tenant) if key is not None else None
+            if hit is not None:
+                return _to_frame(hit, frame)
+        with self._connection(label):
+            if page:
+                sql, params = page_sql(self._con, sql, params), params | page
+            table = run_limited(self._con, sql, params, self._limits, label=label,
+                                tenant=self.tenant)
+        if cache is not None and key is not None:
+            table = cache.put(key, self.tenant, name, table, ttl=cache.ttl(kind))
+        elif cache is not None:
+            cache.note_uncacheable()
+        return _to_frame(table, frame)
+
+    # ------------------------------------------------------------------ cache support
+    def _variant(self) -> str:
+        """What the views show beyond the tenant: raw or masked text (part of cache keys)."""
+        return "raw" if self._mask_salt is None else f"masked:{digest(self._mask_salt)}"
+
+    @property
+    def cache(self) -> ResultCache | None:
+        if getattr(self._local, "bypass", 0):
+            return None
+        return self._cache
+
+    @contextlib.contextmanager
+    def no_cache(self) -> Iterator[None]:
+        """Within the block, this thread's queries and cached functions skip the cache.
+
+        Examples
+        --------
+        >>> with wb.no_cache():                                               # doctest: +SKIP
+        ...     fresh = wb.query("daily_user_analytics", start="2026-10-01", end="2026-11-01")
+        """
+        self._local.bypass = getattr(self._local, "bypass", 0) + 1
         try:
-            result = self._con.execute(sql, params)
-            if frame == "polars":
-                return result.pl()
-            with warnings.catch_warnings():
-                # DuckDB 1.5.5's pandas conversion calls DataFrame.drop(inplace=True) for
-                # tz-aware columns, which pandas 3.1 deprecates; the result is unaffected.
-                warnings.filterwarnings("ignore", message="The inplace keyword in DataFrame.drop")
-                return result.df()
-        except duckdb.Error as exc:
-            raise QueryError(f"{label} failed for tenant {self.tenant!r}: {exc}") from exc
+            yield
+        finally:
+            self._local.bypass -= 1
+
+    @contextlib.contextmanager
+    def record_reads(self) -> Iterator[set[str]]:
+        """Collect the qualified source tables the calling thread's queries read in the block.
+
+        ``"*"`` in the set means a query read something the cache cannot track (a file, the
+        catalog, a volatile function). Used by :func:`auterity_lab.cache.cached`.
+        """
+        stack = self._local.__dict__.setdefault("recorders", [])
+        reads: set[str] = set()
+        stack.append(reads)
+        try:
+            yield reads
+        finally:
+            # by identity: a nested call's set may equal this one's by value
+            del stack[next(i for i in range(len(stack) - 1, -1, -1) if stack[i] is reads)]
+
+    def relation_state(self) -> dict[str, str]:
+        """Registered frames (by content digest) and temporary views (by SQL digest)."""
+        state = {n: f"frame:{h}" for n, h in self._frames.items()}
+        return state | {n: f"view:{digest(sql)}" for n, sql in self._views.items()}
+
+    def _record(self, tables: set[str]) -> None:
+        for reads in getattr(self._local, "recorders", ()):
+            reads.update(tables)
+
+    def _resolve_reads(
+        self, sql: str, _seen: frozenset[str] = frozenset()
+    ) -> tuple[set[str], dict[str, str] | None]:
+        """Qualified source tables ``sql`` reads and tokens of the frames/views it reads.
+
+        Tokens are None when the result cannot be cached (see :class:`~auterity_lab.cache.Reads`).
+        """
+        reads: Reads = statement_reads(sql)
+        if not reads.cacheable:
+            return set(), None
+        tables: set[str] = set()
+        tokens: dict[str, str] = {}
+        for rel in sorted(reads.relations):
+            if rel in self._views and rel not in _seen:
+                inner_tables, inner = self._resolve_reads(self._views[rel], _seen | {rel})
+                if inner is None:
+                    return tables | inner_tables, None
+                tables |= inner_tables
+                tokens |= inner | {rel: f"view:{digest(self._views[rel])}"}
+            elif rel in self._frames:
+                if self._frames[rel] is None:
+                    return tables, None
+                tokens[rel] = f"frame:{self._frames[rel]}"
+            elif rel in _QUALIFIED:
+                tables.add(_QUALIFIED[rel])
+            else:  # not a relation the workbench knows: the catalog, or an error to come
+                return tables, None
+        return tables, tokens
+
+    @contextlib.contextmanager
+    def _connection(self, what: str) -> Iterator[None]:
+        timeout = self.settings.query_timeout_seconds
+        if not self._lock.acquire(timeout=-1 if timeout is None else timeout):
+            raise ResourceLimitError(
+                f"{what} for tenant {self.tenant!r}: the workbench stayed busy with another "
+                f"thread's query for {timeout:g} s (query_timeout_seconds); open one workbench "
+                "per thread to run queries side by side"
+            )
+        try:
+            yield
+        finally:
+            self._lock.release()
 
     # ------------------------------------------------------------------ derived relations
     def register(self, name: str, frame: pd.DataFrame | pl.DataFrame) -> None:
@@ -301,7 +673,14 @@ class Workbench:
         >>> wb.sql("SELECT * FROM model_prices")           # doctest: +SKIP
         """
         self._check_free_name(name)
-        self._con.register(name, frame)
+        try:
+            content: str | None = frame_digest(frame)
+        except TypeError:
+            content = None  # queries reading it are not cached
+        with self._connection(f"registering {name!r}"):
+            self._con.register(name, frame)
+            self._views.pop(name, None)
+            self._frames[name] = content
 
     def create_view(self, name: str, select_sql: str) -> None:
         """Define (or replace) a view over the tenant's views and registered frames.
@@ -311,14 +690,19 @@ class Workbench:
         self._check_free_name(name)
         if placeholders(select_sql):
             raise QueryParameterError(f"view {name!r} cannot take parameters")
-        try:
-            self._con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {select_sql}")
-        except duckdb.Error as exc:
-            raise QueryError(f"view {name!r} could not be created: {exc}") from exc
+        with self._connection(f"creating view {name!r}"):
+            try:
+                self._con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {select_sql}")
+            except duckdb.Error as exc:
+                raise QueryError(f"view {name!r} could not be created: {exc}") from exc
+            self._frames.pop(name, None)
+            self._views[name] = select_sql
 
     def _check_free_name(self, name: str) -> None:
         if not re.fullmatch(r"[a-z][a-z0-9_]{0,62}", name or ""):
-            raise QueryParameterError(f"{name!r} is not a valid relation name (lowercase, digits, _)")
+            raise QueryParameterError(
+                f"{name!r} is not a valid relation name (lowercase, digits, _)"
+            )
         if name in {t.name for t in source_tables()}:
             raise QueryParameterError(f"{name!r} is a source table and cannot be replaced")
 
@@ -328,7 +712,8 @@ class Workbench:
         return self.manifest.fingerprint(tables)
 
     def close(self) -> None:
-        self._con.close()
+        with self._lock:
+            self._con.close()
 
     def __enter__(self) -> Workbench:
         return self
@@ -337,9 +722,80 @@ class Workbench:
         self.close()
 
     def __repr__(self) -> str:
-        return f"Workbench(data_dir={str(self.data_dir)!r}, tenant={self.tenant!r})"
+        who = "" if self.context is None else f", user={self.context.user_id!r}"
+        return f"Workbench(data_dir={str(self.data_dir)!r}, tenant={self.tenant!r}{who})"
+
+
+_RAW_TEXT = re.compile(
+    r"\b(" + "|".join(sorted({c for cols in RAW_TEXT_COLUMNS.values() for c in cols})) + r")\b",
+    re.IGNORECASE,
+)
+
+
+def _check_access(context: SecurityContext, tenant: str, log: AuditLog | None) -> None:
+    """The context's tenant and ``analytics:read``; a denial is audited."""
+    try:
+        if not isinstance(tenant, str) or not _TENANT.fullmatch(tenant):
+            raise UnknownTenantError(f"{tenant!r} is not a valid tenant id")
+        require_tenant(context, tenant)
+        authorize(context, "analytics", "read")
+    except AccessDeniedError as exc:
+        if log is not None:
+            log.record("workbench.open", context=context, tenant=tenant, outcome="denied",
+                       detail=str(exc))  # fmt: skip
+        raise
+
+
+_PROCESS_SECRET = secrets.token_hex(32).encode()
+
+
+def _mask_salt(settings: Settings, data_dir: Path, tenant: str) -> str:
+    """Hex salt of the text mask, stable per tenant (so masked results can share the cache).
+
+    Derived from the HMAC key when one is set, else from a random secret kept beside the
+    data (``DATA_DIR/.mask_secret``, created once, readable by its owner only).
+    """
+    if settings.hmac_key is not None:
+        key = settings.hmac_key.get_secret_value().encode()
+    else:
+        path = data_dir / ".mask_secret"
+        try:
+            if not path.exists():  # written whole, then linked: never read half-written
+                tmp = data_dir / f".mask_secret.{secrets.token_hex(8)}.tmp"
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                with os.fdopen(fd, "w", encoding="ascii") as fh:
+                    fh.write(secrets.token_hex(32))
+                try:
+                    os.link(tmp, path)
+                except FileExistsError:
+                    pass  # another process was first; its secret wins
+                finally:
+                    tmp.unlink()
+            key = path.read_bytes().strip()
+        except OSError:  # a read-only data directory: a secret for this process only
+            key = _PROCESS_SECRET
+    return hashlib.sha256(key + b"|raw-text-mask|" + tenant.encode()).hexdigest()[:32]
 
 
 def _bind_value(name: str, value: Any) -> Any:
     # naive datetimes are UTC, as everywhere in the package
     return coerce(value, "TIMESTAMPTZ", name) if isinstance(value, dt.datetime) else value
+
+
+def _converter() -> duckdb.DuckDBPyConnection:
+    """This thread's DuckDB connection for converting Arrow to pandas."""
+    con = getattr(_local, "con", None)
+    if con is None:
+        con = _local.con = duckdb.connect()
+        con.execute("SET TimeZone = 'UTC'")
+    return con
+
+
+def _to_frame(table: pa.Table, frame: Frame) -> pd.DataFrame | pl.DataFrame:
+    if frame == "polars":
+        return _converter().from_arrow(table).pl()
+    with warnings.catch_warnings():
+        # DuckDB 1.5.5's pandas conversion calls DataFrame.drop(inplace=True) for tz-aware
+        # columns, which pandas 3.1 deprecates; the result is unaffected.
+        warnings.filterwarnings("ignore", message="The inplace keyword in DataFrame.drop")
+        return _converter().from_arrow(table).df()

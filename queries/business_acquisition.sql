@@ -25,6 +25,7 @@ WITH
 scope AS (
     SELECT id AS user_id,
            created_at AS signed_up_at,
+           date AS signed_up_on,
            CASE WHEN $breakdown IS NULL THEN 'all'
                 ELSE COALESCE(CASE $breakdown WHEN 'device' THEN device
                                               WHEN 'country' THEN country
@@ -55,9 +56,9 @@ periods AS (
 -- periods:end,
 cohort AS (
     SELECT user_id, segment, signed_up_at,
-           CASE $interval WHEN 'day' THEN CAST(signed_up_at AS DATE)
-                          WHEN 'week' THEN CAST(date_trunc('week', signed_up_at) AS DATE)
-                          WHEN 'month' THEN CAST(date_trunc('month', signed_up_at) AS DATE)
+           CASE $interval WHEN 'day' THEN signed_up_on
+                          WHEN 'week' THEN CAST(date_trunc('week', signed_up_on) AS DATE)
+                          WHEN 'month' THEN CAST(date_trunc('month', signed_up_on) AS DATE)
                           WHEN 'range' THEN CAST($start AS DATE) END AS period
     FROM scope
     WHERE signed_up_at >= $start AND signed_up_at < $end

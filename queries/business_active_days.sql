@@ -19,6 +19,7 @@ WITH
 scope AS (
     SELECT id AS user_id,
            created_at AS signed_up_at,
+           date AS signed_up_on,
            CASE WHEN $breakdown IS NULL THEN 'all'
                 ELSE COALESCE(CASE $breakdown WHEN 'device' THEN device
                                               WHEN 'country' THEN country
@@ -49,9 +50,9 @@ periods AS (
 -- periods:end,
 active AS (
     SELECT DISTINCT f.user_id, sc.segment,
-           CASE $interval WHEN 'day' THEN CAST(f.created_at AS DATE)
-                          WHEN 'week' THEN CAST(date_trunc('week', f.created_at) AS DATE)
-                          WHEN 'month' THEN CAST(date_trunc('month', f.created_at) AS DATE)
+           CASE $interval WHEN 'day' THEN f.date
+                          WHEN 'week' THEN CAST(date_trunc('week', f.date) AS DATE)
+                          WHEN 'month' THEN CAST(date_trunc('month', f.date) AS DATE)
                           WHEN 'range' THEN CAST($start AS DATE) END AS period
     FROM user_sessions AS f
     JOIN scope AS sc ON sc.user_id = f.user_id

@@ -33,6 +33,7 @@ WITH RECURSIVE
 scope AS (
     SELECT id AS user_id,
            created_at AS signed_up_at,
+           date AS signed_up_on,
            CASE WHEN $breakdown IS NULL THEN 'all'
                 ELSE COALESCE(CASE $breakdown WHEN 'device' THEN device
                                               WHEN 'country' THEN country
@@ -62,6 +63,9 @@ ev AS (
     JOIN scope AS sc ON sc.user_id = e.user_id
     WHERE e.created_at >= $start AND e.created_at <= $end + to_seconds($window_seconds)
       AND e.date BETWEEN CAST($start AS DATE) AND CAST($end + to_seconds($window_seconds) AS DATE)
+      -- rn (the position among all of a user's events) matters only for a strict funnel; else
+      -- the other event types can go before the window and the joins
+      AND ($strict OR list_contains(CAST($steps AS VARCHAR[]), e.event_type))
 ),
 matched AS (
     SELECT ev.*, s.step

@@ -23,6 +23,7 @@ WITH
 scope AS (
     SELECT id AS user_id,
            created_at AS signed_up_at,
+           date AS signed_up_on,
            CASE WHEN $breakdown IS NULL THEN 'all'
                 ELSE COALESCE(CASE $breakdown WHEN 'device' THEN device
                                               WHEN 'country' THEN country
@@ -62,9 +63,9 @@ cohorts AS (
     SELECT sc.user_id, sc.segment, i.period AS cohort, i.idx
     FROM scope AS sc
     JOIN indexed AS i
-      ON i.period = CASE $interval WHEN 'day' THEN CAST(sc.signed_up_at AS DATE)
-                                   WHEN 'week' THEN CAST(date_trunc('week', sc.signed_up_at) AS DATE)
-                                   WHEN 'month' THEN CAST(date_trunc('month', sc.signed_up_at) AS DATE) END
+      ON i.period = CASE $interval WHEN 'day' THEN sc.signed_up_on
+                                   WHEN 'week' THEN CAST(date_trunc('week', sc.signed_up_on) AS DATE)
+                                   WHEN 'month' THEN CAST(date_trunc('month', sc.signed_up_on) AS DATE) END
     WHERE sc.signed_up_at >= $start AND sc.signed_up_at < $end
 ),
 money AS (
@@ -72,9 +73,9 @@ money AS (
     FROM events AS e
     JOIN cohorts AS c ON c.user_id = e.user_id
     JOIN indexed AS i
-      ON i.period = CASE $interval WHEN 'day' THEN CAST(e.created_at AS DATE)
-                                   WHEN 'week' THEN CAST(date_trunc('week', e.created_at) AS DATE)
-                                   WHEN 'month' THEN CAST(date_trunc('month', e.created_at) AS DATE) END
+      ON i.period = CASE $interval WHEN 'day' THEN e.date
+                                   WHEN 'week' THEN CAST(date_trunc('week', e.date) AS DATE)
+                                   WHEN 'month' THEN CAST(date_trunc('month', e.date) AS DATE) END
     WHERE e.revenue IS NOT NULL
       AND e.created_at >= $start AND e.created_at < $end
       AND e.date BETWEEN CAST($start AS DATE) AND CAST($end AS DATE)

@@ -28,6 +28,7 @@ WITH
 scope AS (
     SELECT id AS user_id,
            created_at AS signed_up_at,
+           date AS signed_up_on,
            CASE WHEN $breakdown IS NULL THEN 'all'
                 ELSE COALESCE(CASE $breakdown WHEN 'device' THEN device
                                               WHEN 'country' THEN country

@@ -24,6 +24,7 @@ WITH
 scope AS (
     SELECT id AS user_id,
            created_at AS signed_up_at,
+           date AS signed_up_on,
            CASE WHEN $breakdown IS NULL THEN 'all'
                 ELSE COALESCE(CASE $breakdown WHEN 'device' THEN device
                                               WHEN 'country' THEN country
@@ -53,9 +54,9 @@ periods AS (
 ),
 -- periods:end,
 money AS (
-    SELECT CASE $interval WHEN 'day' THEN CAST(e.created_at AS DATE)
-                          WHEN 'week' THEN CAST(date_trunc('week', e.created_at) AS DATE)
-                          WHEN 'month' THEN CAST(date_trunc('month', e.created_at) AS DATE)
+    SELECT CASE $interval WHEN 'day' THEN e.date
+                          WHEN 'week' THEN CAST(date_trunc('week', e.date) AS DATE)
+                          WHEN 'month' THEN CAST(date_trunc('month', e.date) AS DATE)
                           WHEN 'range' THEN CAST($start AS DATE) END AS period,
            sc.segment, e.user_id, CAST(e.revenue AS DOUBLE) AS revenue
     FROM events AS e
@@ -72,9 +73,9 @@ first_paid AS (
 ),
 active AS (
     SELECT DISTINCT
-           CASE $interval WHEN 'day' THEN CAST(f.created_at AS DATE)
-                          WHEN 'week' THEN CAST(date_trunc('week', f.created_at) AS DATE)
-                          WHEN 'month' THEN CAST(date_trunc('month', f.created_at) AS DATE)
+           CASE $interval WHEN 'day' THEN f.date
+                          WHEN 'week' THEN CAST(date_trunc('week', f.date) AS DATE)
+                          WHEN 'month' THEN CAST(date_trunc('month', f.date) AS DATE)
                           WHEN 'range' THEN CAST($start AS DATE) END AS period,
            sc.segment, f.user_id
     FROM user_sessions AS f

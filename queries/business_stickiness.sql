@@ -20,6 +20,7 @@ WITH
 scope AS (
     SELECT id AS user_id,
            created_at AS signed_up_at,
+           date AS signed_up_on,
            CASE WHEN $breakdown IS NULL THEN 'all'
                 ELSE COALESCE(CASE $breakdown WHEN 'device' THEN device
                                               WHEN 'country' THEN country
@@ -38,7 +39,7 @@ days AS (
     FROM range(CAST(CAST($start AS DATE) - 29 AS TIMESTAMP), CAST($end AS TIMESTAMP), INTERVAL 1 DAY) AS t(d)
 ),
 active AS (
-    SELECT DISTINCT f.user_id, sc.segment, CAST(f.created_at AS DATE) AS date
+    SELECT DISTINCT f.user_id, sc.segment, f.date AS date
     FROM user_sessions AS f
     JOIN scope AS sc ON sc.user_id = f.user_id
     WHERE f.created_at >= CAST(CAST($start AS DATE) - 29 AS TIMESTAMPTZ) AND f.created_at < $end

@@ -26,6 +26,7 @@ WITH
 scope AS (
     SELECT id AS user_id,
            created_at AS signed_up_at,
+           date AS signed_up_on,
            CASE WHEN $breakdown IS NULL THEN 'all'
                 ELSE COALESCE(CASE $breakdown WHEN 'device' THEN device
                                               WHEN 'country' THEN country
@@ -55,9 +56,9 @@ periods AS (
 ),
 -- periods:end
 sessions AS (
-    SELECT CASE $interval WHEN 'day' THEN CAST(f.created_at AS DATE)
-                          WHEN 'week' THEN CAST(date_trunc('week', f.created_at) AS DATE)
-                          WHEN 'month' THEN CAST(date_trunc('month', f.created_at) AS DATE)
+    SELECT CASE $interval WHEN 'day' THEN f.date
+                          WHEN 'week' THEN CAST(date_trunc('week', f.date) AS DATE)
+                          WHEN 'month' THEN CAST(date_trunc('month', f.date) AS DATE)
                           WHEN 'range' THEN CAST($start AS DATE) END AS period,
            sc.segment,
            COUNT(DISTINCT f.user_id) AS active_users,
@@ -75,9 +76,9 @@ sessions AS (
     GROUP BY 1, 2
 ),
 signups AS (
-    SELECT CASE $interval WHEN 'day' THEN CAST(signed_up_at AS DATE)
-                          WHEN 'week' THEN CAST(date_trunc('week', signed_up_at) AS DATE)
-                          WHEN 'month' THEN CAST(date_trunc('month', signed_up_at) AS DATE)
+    SELECT CASE $interval WHEN 'day' THEN signed_up_on
+                          WHEN 'week' THEN CAST(date_trunc('week', signed_up_on) AS DATE)
+                          WHEN 'month' THEN CAST(date_trunc('month', signed_up_on) AS DATE)
                           WHEN 'range' THEN CAST($start AS DATE) END AS period,
            segment,
            COUNT(*) AS new_users

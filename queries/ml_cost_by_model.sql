@@ -22,6 +22,7 @@ WITH rows_in_range AS (
     JOIN prompt_outputs AS p ON p.id = c.prompt_output_id
     WHERE p.created_at >= $start AND p.created_at < $end
       AND p.date BETWEEN CAST($start AS DATE) AND CAST($end AS DATE)
+      AND c.date BETWEEN CAST($start AS DATE) AND CAST($end AS DATE)  -- prunes the cost view too
       AND ($model IS NULL OR p.model_id = $model)
       AND ($model_version IS NULL OR p.model_version = $model_version)
       AND ($prompt_version IS NULL OR p.prompt_version = $prompt_version)

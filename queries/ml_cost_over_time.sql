@@ -11,7 +11,9 @@
 --
 -- cost_usd sums priced outputs and is NULL when none is priced (see ml_cost_by_model).
 SELECT
-    date_trunc($grain, p.created_at) AS period,
+    -- days and weeks from the UTC-day partition: no time-zone math per row
+    CASE WHEN $grain = 'hour' THEN date_trunc('hour', c.created_at)
+         ELSE CAST(date_trunc($grain, c.date) AS TIMESTAMPTZ) END AS period,
     c.model_id,
     COUNT(*) AS requests,
     COUNT(*) FILTER (WHERE c.priced) AS priced_requests,
@@ -19,12 +21,11 @@ SELECT
     CAST(SUM(c.tokens) AS BIGINT) AS tokens,
     SUM(c.cost_usd) AS cost_usd,
     SUM(c.cost_usd) / NULLIF(COUNT(*) FILTER (WHERE c.priced), 0) AS cost_per_request
-FROM prompt_output_costs AS c
-JOIN prompt_outputs AS p ON p.id = c.prompt_output_id
-WHERE p.created_at >= $start AND p.created_at < $end
-  AND p.date BETWEEN CAST($start AS DATE) AND CAST($end AS DATE)
-  AND ($model IS NULL OR p.model_id = $model)
-  AND ($model_version IS NULL OR p.model_version = $model_version)
-  AND ($prompt_version IS NULL OR p.prompt_version = $prompt_version)
-GROUP BY date_trunc($grain, p.created_at), c.model_id
+FROM prompt_output_costs AS c  -- one row per output with its own columns and its cost
+WHERE c.created_at >= $start AND c.created_at < $end
+  AND c.date BETWEEN CAST($start AS DATE) AND CAST($end AS DATE)
+  AND ($model IS NULL OR c.model_id = $model)
+  AND ($model_version IS NULL OR c.model_version = $model_version)
+  AND ($prompt_version IS NULL OR c.prompt_version = $prompt_version)
+GROUP BY 1, c.model_id
 ORDER BY period, c.model_id

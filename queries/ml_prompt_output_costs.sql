@@ -2,8 +2,15 @@
 -- grain: one row per prompt output
 -- columns: prompt_output_id UUID, model_id VARCHAR, created_at TIMESTAMPTZ, input_tokens BIGINT,
 --          output_tokens BIGINT, cost_usd DOUBLE, priced BOOLEAN, price_rule VARCHAR,
---          tokens BIGINT, price_model VARCHAR, price_effective_from DATE
+--          tokens BIGINT, price_model VARCHAR, price_effective_from DATE, date DATE,
+--          user_id UUID, prompt_hash VARCHAR, prompt VARCHAR, model_version VARCHAR,
+--          prompt_version VARCHAR, response_time_ms INTEGER, status VARCHAR,
+--          user_rating DECIMAL(3,2)
 --
+-- date is the output's hive partition (its UTC day): filter on it as well as on created_at so a
+-- query that reads a date range prunes the other days' files. The columns after date are the
+-- prompt output's own, so an analysis of outputs and their cost reads one relation (one scan)
+-- instead of joining prompt_outputs to this view on the id.
 -- Reads the registered relation model_prices (model, is_pattern, like_pattern, specificity,
 -- effective_from DATE, input_usd_per_1m, output_usd_per_1m, blended_input_share), so it runs only
 -- after attach_costs. Takes no parameters: a view means the same thing whenever it is read.
@@ -13,7 +20,8 @@
 -- Price: the candidate entries are those whose model equals model_id (exact) or whose pattern
 -- matches it (LIKE form of the glob) and whose effective_from <= the output's UTC day; the exact
 -- entry beats a pattern, a longer (more specific) pattern beats a shorter one, then the latest
--- effective_from wins.
+-- effective_from wins. The choice depends only on (model_id, UTC day), so it is made once per
+-- pair that occurs and joined to the outputs (not ranked once per output).
 -- price_rule: 'split'    both token counts known: (in * input price + out * output price) / 1e6
 --             'blended'  only a total: tokens * (s * input price + (1 - s) * output price) / 1e6
 --             'unpriced' no price in force for the model on that day, or no token count at all;
@@ -23,7 +31,10 @@ WITH outputs AS (
         id,
         model_id,
         created_at,
-        CAST(created_at AS DATE) AS day,
+        date,
+        user_id, prompt_hash, prompt, model_version, prompt_version, response_time_ms, status,
+        user_rating,
+        date AS day,  -- the hive partition is the UTC day of created_at (no time-zone math)
         CAST(COALESCE(input_tokens,
                       CASE WHEN tokens_used >= output_tokens THEN tokens_used - output_tokens END)
              AS BIGINT) AS input_tokens,
@@ -32,24 +43,30 @@ WITH outputs AS (
              AS BIGINT) AS output_tokens,
         CAST(COALESCE(tokens_used, input_tokens + output_tokens) AS BIGINT) AS tokens
     FROM prompt_outputs
+), model_days AS (
+    -- the price depends only on (model, UTC day): choose it once per pair, not once per output
+    SELECT DISTINCT model_id, date AS day
+    FROM prompt_outputs
+    WHERE model_id IS NOT NULL
 ), candidates AS (
     SELECT
-        o.id,
+        m.model_id,
+        m.day,
         p.model,
         p.effective_from,
         p.input_usd_per_1m,
         p.output_usd_per_1m,
         p.blended_input_share,
         row_number() OVER (
-            PARTITION BY o.id
+            PARTITION BY m.model_id, m.day
             ORDER BY CASE WHEN p.is_pattern THEN 1 ELSE 0 END, p.specificity DESC,
                      p.effective_from DESC
         ) AS preference
-    FROM outputs AS o
+    FROM model_days AS m
     JOIN model_prices AS p
-      ON p.effective_from <= o.day
-     AND ((NOT p.is_pattern AND o.model_id = p.model)
-          OR (p.is_pattern AND o.model_id LIKE p.like_pattern ESCAPE '\'))
+      ON p.effective_from <= m.day
+     AND ((NOT p.is_pattern AND m.model_id = p.model)
+          OR (p.is_pattern AND m.model_id LIKE p.like_pattern ESCAPE '\'))
 ), chosen AS (
     SELECT * FROM candidates WHERE preference = 1
 ), costed AS (
@@ -57,6 +74,9 @@ WITH outputs AS (
         o.id,
         o.model_id,
         o.created_at,
+        o.date,
+        o.user_id, o.prompt_hash, o.prompt, o.model_version, o.prompt_version,
+        o.response_time_ms, o.status, o.user_rating,
         o.input_tokens,
         o.output_tokens,
         o.tokens,
@@ -72,7 +92,7 @@ WITH outputs AS (
         c.output_usd_per_1m,
         c.blended_input_share
     FROM outputs AS o
-    LEFT JOIN chosen AS c ON c.id = o.id
+    LEFT JOIN chosen AS c ON c.model_id = o.model_id AND c.day = o.day
 )
 SELECT
     id AS prompt_output_id,
@@ -91,5 +111,8 @@ SELECT
     price_rule,
     tokens,
     CASE WHEN price_rule <> 'unpriced' THEN price_model END AS price_model,
-    CASE WHEN price_rule <> 'unpriced' THEN price_effective_from END AS price_effective_from
+    CASE WHEN price_rule <> 'unpriced' THEN price_effective_from END AS price_effective_from,
+    date,
+    user_id, prompt_hash, prompt, model_version, prompt_version, response_time_ms, status,
+    user_rating
 FROM costed

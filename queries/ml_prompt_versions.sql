@@ -30,6 +30,7 @@ FROM prompt_outputs AS p
 JOIN prompt_output_costs AS c ON c.prompt_output_id = p.id
 WHERE p.created_at >= $start AND p.created_at < $end
   AND p.date BETWEEN CAST($start AS DATE) AND CAST($end AS DATE)
+  AND c.date BETWEEN CAST($start AS DATE) AND CAST($end AS DATE)  -- prunes the cost view too
   AND p.prompt_version IS NOT NULL
   AND ($model IS NULL OR p.model_id = $model)
   AND ($model_version IS NULL OR p.model_version = $model_version)

@@ -26,20 +26,19 @@ SELECT
     AVG(CASE WHEN p.status = 'error' THEN 1.0 ELSE 0.0 END) AS error_rate,
     quantile_cont(p.response_time_ms, 0.50) FILTER (WHERE p.status <> 'error') AS latency_p50_ms,
     quantile_cont(p.response_time_ms, 0.95) FILTER (WHERE p.status <> 'error') AS latency_p95_ms,
-    AVG(CAST(c.input_tokens AS DOUBLE)) AS mean_input_tokens,
-    AVG(CAST(c.output_tokens AS DOUBLE)) AS mean_output_tokens,
+    AVG(CAST(p.input_tokens AS DOUBLE)) AS mean_input_tokens,
+    AVG(CAST(p.output_tokens AS DOUBLE)) AS mean_output_tokens,
     COUNT(p.user_rating) AS rated,
     SUM(CAST(p.user_rating AS DOUBLE)) AS rating_sum,
     AVG(CAST(p.user_rating AS DOUBLE)) AS mean_rating,
     stddev_samp(CAST(p.user_rating AS DOUBLE)) AS rating_sd,
     CAST(COUNT(*) FILTER (WHERE p.user_rating >= 4) AS DOUBLE) / NULLIF(COUNT(p.user_rating), 0)
         AS high_rated_share,
-    SUM(c.cost_usd) AS cost_usd,
-    COUNT(*) FILTER (WHERE NOT c.priced) AS unpriced_requests,
+    SUM(p.cost_usd) AS cost_usd,
+    COUNT(*) FILTER (WHERE NOT p.priced) AS unpriced_requests,
     MIN(p.created_at) AS first_seen,
     MAX(p.created_at) AS last_seen
-FROM prompt_outputs AS p
-JOIN prompt_output_costs AS c ON c.prompt_output_id = p.id
+FROM prompt_output_costs AS p  -- one row per output with its own columns and its cost
 WHERE p.created_at >= $start AND p.created_at < $end
   AND p.date BETWEEN CAST($start AS DATE) AND CAST($end AS DATE)
   AND ($model IS NULL OR p.model_id = $model)

@@ -21,6 +21,7 @@ WITH calls AS (
     JOIN prompt_output_costs AS c ON c.prompt_output_id = p.id
     WHERE p.created_at >= $start AND p.created_at < $end
       AND p.date BETWEEN CAST($start AS DATE) AND CAST($end AS DATE)
+      AND c.date BETWEEN CAST($start AS DATE) AND CAST($end AS DATE)  -- prunes the cost view too
       AND p.status <> 'error' AND p.prompt_hash IS NOT NULL
       AND ($model IS NULL OR p.model_id = $model)
 ), flagged AS (

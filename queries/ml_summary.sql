@@ -13,14 +13,13 @@
 -- 0 when there are no outputs; cost_per_user counts the calls made by users). A statistic
 -- without rows is NULL; counts are 0.
 WITH o AS (
-    SELECT p.*, c.cost_usd, c.priced, c.input_tokens AS in_tokens, c.output_tokens AS out_tokens
-    FROM prompt_outputs AS p
-    JOIN prompt_output_costs AS c ON c.prompt_output_id = p.id
-    WHERE p.created_at >= $start AND p.created_at < $end
-      AND p.date BETWEEN CAST($start AS DATE) AND CAST($end AS DATE)
-      AND ($model IS NULL OR p.model_id = $model)
-      AND ($model_version IS NULL OR p.model_version = $model_version)
-      AND ($prompt_version IS NULL OR p.prompt_version = $prompt_version)
+    SELECT *, input_tokens AS in_tokens, output_tokens AS out_tokens
+    FROM prompt_output_costs  -- one row per output with its own columns and its cost
+    WHERE created_at >= $start AND created_at < $end
+      AND date BETWEEN CAST($start AS DATE) AND CAST($end AS DATE)
+      AND ($model IS NULL OR model_id = $model)
+      AND ($model_version IS NULL OR model_version = $model_version)
+      AND ($prompt_version IS NULL OR prompt_version = $prompt_version)
 ), s AS (
     SELECT
         COUNT(*) AS requests,

@@ -25,6 +25,7 @@ FROM prompt_output_costs AS c
 JOIN prompt_outputs AS p ON p.id = c.prompt_output_id
 WHERE p.created_at >= $start AND p.created_at < $end
   AND p.date BETWEEN CAST($start AS DATE) AND CAST($end AS DATE)
+  AND c.date BETWEEN CAST($start AS DATE) AND CAST($end AS DATE)  -- prunes the cost view too
   AND ($model IS NULL OR p.model_id = $model)
 GROUP BY c.model_id
 ORDER BY c.model_id

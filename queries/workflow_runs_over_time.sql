@@ -11,7 +11,7 @@
 -- The first and last period may be partial (they are cut at start and end). Rates are shares of
 -- all runs of the period; percentiles are over runs with a duration_ms.
 WITH runs AS (
-    SELECT CAST(date_trunc($period, created_at) AS DATE) AS period_start,
+    SELECT CAST(date_trunc($period, date) AS DATE) AS period_start,
            workflow_id, status, duration_ms
     FROM workflow_runs
     WHERE created_at >= $start AND created_at < $end

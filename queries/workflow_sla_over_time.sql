@@ -13,7 +13,7 @@
 -- measured runs have measured = breaches = 0 and NULL attainment; the first and last period may be
 -- partial.
 WITH runs AS (
-    SELECT CAST(date_trunc($period, created_at) AS DATE) AS period_start, workflow_id, duration_ms
+    SELECT CAST(date_trunc($period, date) AS DATE) AS period_start, workflow_id, duration_ms
     FROM workflow_runs
     WHERE created_at >= $start AND created_at < $end
       AND date BETWEEN CAST($start AS DATE) AND CAST($end AS DATE)

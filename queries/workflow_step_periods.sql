@@ -16,7 +16,7 @@
 -- log-normal duration model, from which step duration shifts are tested without raw rows.
 WITH runs AS (
     SELECT id, workflow_id, duration_ms,
-           CAST(date_trunc($period, created_at) AS DATE) AS period_start
+           CAST(date_trunc($period, date) AS DATE) AS period_start
     FROM workflow_runs
     WHERE created_at >= $start AND created_at < $end
       AND date BETWEEN CAST($start AS DATE) AND CAST($end AS DATE)

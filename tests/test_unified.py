@@ -110,6 +110,18 @@ def test_all_sections_when_intact(intact, demo_dir: Path) -> None:
     assert ua.tenant == "acme" and ua.package_version
 
 
+def test_without_details_everything_else_is_the_same(intact, demo_dir: Path) -> None:
+    with Workbench.open(demo_dir, tenant="acme", strict=False) as wb:
+        lean = unified_analytics(wb, start=START, end=END, details=False)
+    assert lean.relaycore.details == {}
+    assert len(lean.relaycore.notes) == 4
+    assert all("not requested" in n for n in lean.relaycore.notes)
+    pd.testing.assert_frame_equal(lean.kpis(), intact.kpis())
+    pd.testing.assert_frame_equal(lean.daily(), intact.daily())
+    pd.testing.assert_frame_equal(lean.health.systems, intact.health.systems)
+    pd.testing.assert_frame_equal(lean.sections(), intact.sections())
+
+
 @pytest.mark.parametrize("kind", ["delete", "corrupt", "column"])
 @pytest.mark.parametrize("system", list(BREAK))
 def test_each_kind_of_break_makes_exactly_that_table_unavailable(

@@ -133,6 +133,7 @@ _EXAMPLE_PARAMS = {
     "stopwords": ["the", "a"],
     "split": "2026-10-01",
     "on": "2026-10-01",
+    "deployed_at": "2026-10-01",
 }
 
 

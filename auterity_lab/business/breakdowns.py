@@ -16,6 +16,7 @@ from auterity_lab.business._query import with_wilson
 from auterity_lab.business.revenue import mrr, revenue
 from auterity_lab.business.scope import BREAKDOWNS, FilterValue
 from auterity_lab.business.users import user_activity
+from auterity_lab.cache import cached
 from auterity_lab.errors import QueryParameterError
 
 if TYPE_CHECKING:
@@ -54,6 +55,15 @@ _COUNTS = [
 ]
 
 
+@cached(
+    "user_analytics",
+    tables=[
+        "auterity.users",
+        "auterity.user_sessions",
+        "auterity.events",
+        "auterity.performance_metrics",
+    ],
+)
 def segment_kpis(
     wb: Workbench,
     /,

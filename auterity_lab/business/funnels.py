@@ -37,6 +37,7 @@ import numpy as np
 
 from auterity_lab.business._query import choice, run, with_wilson
 from auterity_lab.business.scope import FilterValue, scope_params
+from auterity_lab.cache import cached
 from auterity_lab.errors import QueryParameterError
 
 if TYPE_CHECKING:
@@ -134,6 +135,7 @@ def parse_window(window: str | dt.timedelta) -> dt.timedelta:
     return window
 
 
+@cached("user_analytics", tables=["auterity.users", "auterity.user_sessions", "auterity.events"])
 def funnel(
     wb: Workbench,
     /,

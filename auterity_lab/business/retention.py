@@ -25,6 +25,7 @@ from auterity_lab.business._query import (
     with_wilson,
 )
 from auterity_lab.business.scope import FilterValue, scope_params
+from auterity_lab.cache import cached
 from auterity_lab.errors import QueryParameterError
 
 if TYPE_CHECKING:
@@ -37,6 +38,7 @@ SESSION = "$session"
 MODES = ("first_time", "recurring")
 
 
+@cached("user_analytics", tables=["auterity.users", "auterity.user_sessions", "auterity.events"])
 def retention(
     wb: Workbench,
     /,

@@ -24,6 +24,7 @@ import pandas as pd
 from auterity_lab.business.performance import system_performance
 from auterity_lab.business.revenue import mrr, revenue
 from auterity_lab.business.users import stickiness, user_activity
+from auterity_lab.cache import cached
 from auterity_lab.periods import DateRange
 
 if TYPE_CHECKING:
@@ -93,6 +94,15 @@ _SOURCES: dict[str, Source] = {
 }
 
 
+@cached(
+    "user_analytics",
+    tables=[
+        "auterity.users",
+        "auterity.user_sessions",
+        "auterity.events",
+        "auterity.performance_metrics",
+    ],
+)
 def business_metrics(
     wb: Workbench,
     /,

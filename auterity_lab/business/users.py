@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from auterity_lab import rollups
 from auterity_lab.business._query import SERIES_INTERVALS, choice, run
 from auterity_lab.business.scope import FilterValue, scope_params
+from auterity_lab.periods import DateRange
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -126,15 +128,14 @@ def stickiness(
     >>> daily = stickiness(wb, start="2026-10-01", end="2026-11-01")   # doctest: +SKIP
     >>> daily["dau_mau"].mean()                                         # doctest: +SKIP
     """
-    return run(
-        wb,
-        "business_stickiness",
-        start=start,
-        end=end,
-        **scope_params(
-            breakdown=breakdown, device=device, country=country, plan=plan, channel=channel
-        ),
+    scope = scope_params(
+        breakdown=breakdown, device=device, country=country, plan=plan, channel=channel
     )
+    rng = DateRange.of(start, end)
+    if rollups.usable(wb, "user_day_activity", **rng.params()):
+        # the same result from one row per user and active day (queries/rollups/)
+        return rollups.query(wb, "business_stickiness", **rng.params(), **scope)
+    return run(wb, "business_stickiness", start=start, end=end, **scope)
 
 
 def active_days(

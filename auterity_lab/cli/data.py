@@ -10,7 +10,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.console import Console
 from rich.table import Table
 
-from auterity_lab.cli._common import DataOpt, console, data_dir
+from auterity_lab.cli._common import DataOpt, console, data_dir, refresh_rollups
 from auterity_lab.manifest import read_manifest
 
 
@@ -51,6 +51,7 @@ def demo(
         f"[green]wrote {total:,} rows for tenants {', '.join(summary.tenants)} to {target} "
         f"in {summary.seconds:.1f} s ({summary.rows_per_second:,.0f} rows/s)"
     )
+    refresh_rollups(target)
 
 
 def info(data: DataOpt = None) -> None:

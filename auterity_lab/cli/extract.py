@@ -12,7 +12,7 @@ from rich.progress import BarColumn, Progress, ProgressColumn, Task, TextColumn,
 from rich.table import Table
 from rich.text import Text
 
-from auterity_lab.cli._common import DataOpt, console, data_dir
+from auterity_lab.cli._common import DataOpt, console, data_dir, refresh_rollups
 
 if TYPE_CHECKING:
     from auterity_lab.extract import ExtractRun, ProgressUpdate
@@ -84,6 +84,7 @@ def extract(
             data_dir(data), systems=system, tables=table, full=full, policy=chosen, progress=show
         )
     console.print(_summary(run))
+    refresh_rollups(data_dir(data))
     run.raise_for_errors()
 
 

@@ -30,8 +30,10 @@ from auterity_lab.cli._common import (
     OutOpt,
     StartOpt,
     TenantOpt,
+    audit_log,
     emit,
     open_workbench,
+    security_context,
 )
 from auterity_lab.errors import ConfigError
 
@@ -420,7 +422,12 @@ def alerts_acknowledge(
 ) -> None:
     """Mute a firing rule until its breach ends."""
     from auterity_lab.alerts import acknowledge_alert
+    from auterity_lab.audit import audited
 
-    with open_workbench(data, tenant) as wb:
+    with open_workbench(data, tenant) as wb, audited(
+        audit_log(), "alert.acknowledge", context=security_context(),
+        permission="insights:write", tenant=tenant, target=rule_id,
+    ) as action:  # fmt: skip
         row = acknowledge_alert(wb, rule_id)
+        action.rows = 1
     _out(row.to_frame().T, fmt, out, "Alert acknowledged")

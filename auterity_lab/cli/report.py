@@ -17,8 +17,15 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from auterity_lab.cli._common import DataOpt, ParamOpt, console, data_dir, emit
-from auterity_lab.errors import ConfigError
+from auterity_lab.cli._common import (
+    DataOpt,
+    ParamOpt,
+    console,
+    data_dir,
+    emit,
+    security_context,
+)
+from auterity_lab.errors import AccessDeniedError, ConfigError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -87,7 +94,7 @@ def list_(as_: AsOpt = "table") -> None:
                 "source": spec.source,
             }
         )
-    emit(pd.DataFrame(rows), as_, None, title="reports (parameters: ! required)")
+    emit(pd.DataFrame(rows), as_, None, title="reports (parameters: ! required)", export=False)
 
 
 @report_app.command("run")
@@ -108,6 +115,13 @@ def run(
     data: DataOpt = None,
     out_dir: ReportsDirOpt = Path("reports"),
     as_: AsOpt = "table",
+    suppress_k: Annotated[
+        int | None,
+        typer.Option(
+            "--suppress-k",
+            help="Show table rows under K users as '<K' (for reports shared outside the team).",
+        ),
+    ] = None,
 ) -> None:
     """Run a report: OUT/NAME/RUN-ID/ gets the executed notebook, HTML, PDF, tables and run.json.
 
@@ -124,7 +138,7 @@ def run(
             raise ConfigError("--all-tenants and -p tenant=... exclude each other")
         grid["tenant"] = list(read_manifest(root).tenants)
     chosen = [f.strip() for f in formats.split(",") if f.strip()] if formats else None
-    kwargs = {"formats": chosen, "data_dir": root}
+    kwargs = {"formats": chosen, "data_dir": root, "suppress_k": suppress_k}
     if grid:
         with console.status(f"running {name} for {_grid_size(grid)} combinations ..."):
             runs = run_grid(name, grid, fixed, out_dir, **kwargs)
@@ -134,7 +148,7 @@ def run(
                 runs = [run_report(name, fixed, out_dir, **kwargs)]
             except ReportFailedError as exc:
                 runs = [exc.run]
-    emit(_runs_frame(runs), as_, None, title=f"{name} runs")
+    emit(_runs_frame(runs), as_, None, title=f"{name} runs", export=False)
     if any(r.status != "succeeded" for r in runs):
         raise typer.Exit(1)
 
@@ -156,6 +170,9 @@ def due(
     """
     from auterity_lab.scheduler import run_due, schedule_status
 
+    ctx = security_context()
+    if ctx is not None and not ctx.is_admin:
+        raise AccessDeniedError("`report due` runs every tenant's scheduled reports: admin only")
     root = data_dir(data)
     if dry_run:
         emit(
@@ -163,6 +180,7 @@ def due(
             as_,
             None,
             title="schedules",
+            export=False,
         )
         return
     results = run_due(out_dir, now=now, data_dir=root)
@@ -183,7 +201,7 @@ def due(
             for r in results
         ]
     )
-    emit(frame, as_, None, title="due reports")
+    emit(frame, as_, None, title="due reports", export=False)
     if any(r.status == "failed" for r in results):
         raise typer.Exit(1)
 
@@ -199,7 +217,7 @@ def history(
     from auterity_lab.reports import run_history
 
     load_catalog()[name]  # an unknown name is an error, not an empty list
-    emit(run_history(name, out_dir), as_, None, title=f"{name} runs")
+    emit(run_history(name, out_dir), as_, None, title=f"{name} runs", export=False)
 
 
 def _split_params(pairs: list[str] | None) -> tuple[dict[str, str], dict[str, list[str]]]:

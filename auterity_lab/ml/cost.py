@@ -27,6 +27,7 @@ import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from auterity_lab.cache import cached
 from auterity_lab.errors import ConfigError
 from auterity_lab.ml._params import ai_params, check_grain
 from auterity_lab.queries import coerce, load_query
@@ -222,8 +223,7 @@ def ensure_costs(wb: Workbench, prices: PriceSource) -> None:
 
 
 def _has_relation(wb: Workbench, name: str) -> bool:
-    found = wb.sql("SELECT count(*) AS n FROM duckdb_views() WHERE view_name = $name", name=name)
-    return bool(found["n"].iloc[0])
+    return wb.has_relation(name)
 
 
 def cost_by_model(
@@ -274,6 +274,7 @@ def cost_by_model(
     )
 
 
+@cached("ml_performance", tables=["neuroweaver.prompt_outputs"])
 def cost_over_time(
     wb: Workbench,
     /,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from auterity_lab.cache import cached
 from auterity_lab.ml._params import ai_params, check_grain, check_share
 from auterity_lab.ml._stats import t_interval
 from auterity_lab.periods import DateRange
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
     from auterity_lab.warehouse import Workbench
 
 
+@cached("ml_performance", tables=["neuroweaver.prompt_outputs", "neuroweaver.feedback"])
 def model_performance(
     wb: Workbench,
     /,

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from auterity_lab.cache import cached
 from auterity_lab.ml._params import ai_params, check_count, check_positive, check_share
 from auterity_lab.ml._stats import t_interval
 from auterity_lab.ml.comparison import compare_tables
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
     from auterity_lab.warehouse import Workbench
 
 
+@cached("ml_performance", tables=["neuroweaver.prompt_outputs"])
 def prompt_analytics(
     wb: Workbench,
     /,

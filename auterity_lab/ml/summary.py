@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from auterity_lab.cache import cached
 from auterity_lab.ml._params import ai_params
 from auterity_lab.ml.cost import PriceSource, ensure_costs
 from auterity_lab.periods import DateRange
@@ -35,6 +36,7 @@ HIGHER_IS_BETTER: dict[str, bool] = {
 """Direction of the metrics where a rise is good or bad (the others are volumes)."""
 
 
+@cached("ml_performance", tables=["neuroweaver.prompt_outputs"])
 def ml_summary(
     wb: Workbench,
     /,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from auterity_lab.cache import cached
 from auterity_lab.intervals import wilson_interval
 from auterity_lab.workflow import _common
 
@@ -70,6 +71,7 @@ def run_summary(
     return frame
 
 
+@cached("workflow", tables=["relaycore.workflow_runs"])
 def run_trends(
     wb: Workbench,
     /,

@@ -21,6 +21,7 @@ import pandas as pd
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
+from auterity_lab.cache import cached
 from auterity_lab.errors import QueryParameterError
 from auterity_lab.intervals import wilson_interval
 from auterity_lab.periods import DateRange
@@ -180,6 +181,7 @@ def bottlenecks(
     return out.reset_index(drop=True)
 
 
+@cached("workflow", tables=["relaycore.workflow_runs", "relaycore.workflow_steps"])
 def bottleneck_history(
     wb: Workbench,
     /,
