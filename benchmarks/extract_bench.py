@@ -13,8 +13,10 @@ process so that its peak memory (max RSS) is its own:
     packaged privacy policy (``extract``), with privacy off (``extract-raw``), and with the
     policy and DuckDB's ``memory_limit`` at 512MB (``extract-512mb``: it spills to disk).
 
-Each method runs ``--repeat`` times, interleaved; the median time and the largest peak RSS are
-reported. Targets (issue #3): extract at least 8x pandas.read_sql and at least 70 % of the raw
+Each method runs ``--repeat`` times, interleaved; the median time, the largest peak RSS and the
+median CPU time (the method's process plus the server backends it used, when the server runs on
+this machine: on a saturated machine wall-clock ratios tend to the CPU ratios) are reported.
+Targets (issue #3): extract at least 8x pandas.read_sql and at least 70 % of the raw
 COPY rate; memory bounded (peak RSS does not grow with N).
 
 Usage::
@@ -75,21 +77,26 @@ def main() -> None:
             have = n
             _run("copy", dsn)  # warm the server's cache, as every method after it will have it
             runs: dict[str, list[dict]] = {m: [] for m in args.methods}
+            size: list[dict] = []
             for i in range(args.repeat):  # interleaved, so load from other processes hits all alike
                 for method in args.methods:
                     print(f"  {method} ({i + 1}/{args.repeat}) ...", file=sys.stderr, flush=True)
                     runs[method].append(_run(method, dsn))
             for method, measured in runs.items():
                 best = sorted(measured, key=lambda r: r["seconds"])[len(measured) // 2]
-                results.append(
+                size.append(
                     {
                         "rows": n,
                         "method": method,
                         **best,
                         "peak_rss_mb": max(r["peak_rss_mb"] for r in measured),
+                        "cpu": _median_cpu(measured),
                     }
                 )
-        _report(results)
+            _report(size)  # each size as soon as it is measured
+            results += size
+        if len(args.rows) > 1:
+            _report(results)
 
 
 # ----------------------------------------------------------------------------- the source table
@@ -129,13 +136,42 @@ def _fill(dsn: str, have: int, n: int) -> None:
 
 # ----------------------------------------------------------------------------- the methods
 def _run(method: str, dsn: str) -> dict:
+    server = _server_pid(dsn)
+    before = _server_cpu(server)
     out = subprocess.run(
         [sys.executable, __file__, "--worker", method, "--dsn", dsn],
         capture_output=True,
         text=True,
         check=True,
     )
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    time.sleep(0.3)  # let the server reap the backends of the worker's connections
+    after = _server_cpu(server)
+    result["server_cpu"] = after - before if before is not None and after is not None else None
+    return result
+
+
+def _server_pid(dsn: str) -> int | None:
+    """The postmaster's pid when the server runs on this machine and its files are readable."""
+    import psycopg
+
+    with psycopg.connect(dsn) as con:
+        (folder,) = con.execute("SHOW data_directory").fetchone()
+    try:
+        return int((Path(folder) / "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _server_cpu(pid: int | None) -> float | None:
+    """CPU seconds of the server's exited backends (the postmaster's reaped children) so far."""
+    if pid is None:
+        return None
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return sum(int(x) for x in fields[11:15]) / os.sysconf("SC_CLK_TCK")
 
 
 def _work(method: str, dsn: str) -> dict:
@@ -148,14 +184,23 @@ def _work(method: str, dsn: str) -> dict:
         "extract-512mb": _extract_low_memory,
     }
     job = jobs[method](dsn)
+    cpu_before = sum(
+        u.ru_utime + u.ru_stime
+        for u in (
+            resource.getrusage(resource.RUSAGE_SELF),
+            resource.getrusage(resource.RUSAGE_CHILDREN),
+        )
+    )
     started = time.perf_counter()
     rows = job()
     seconds = time.perf_counter() - started
     who = resource.RUSAGE_CHILDREN if method == "copy" else resource.RUSAGE_SELF
+    usage = [resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
     return {
         "seconds": seconds,
         "rows_out": rows,
         "peak_rss_mb": round(resource.getrusage(who).ru_maxrss / 1024),
+        "client_cpu": sum(u.ru_utime + u.ru_stime for u in usage) - cpu_before,
     }
 
 
@@ -213,19 +258,31 @@ def _extract_raw(dsn: str) -> Callable[[], int]:
 
 
 # ----------------------------------------------------------------------------- the report
+def _median_cpu(measured: list[dict]) -> float | None:
+    """Median CPU seconds of client and server together (None when the server's is unknown)."""
+    totals = sorted(
+        r["client_cpu"] + r["server_cpu"] for r in measured if r.get("server_cpu") is not None
+    )
+    return totals[len(totals) // 2] if totals else None
+
+
 def _report(results: list[dict]) -> None:
     print(
-        f"\n{'rows':>10} {'method':<12} {'seconds':>8} {'rows/s':>11} {'x pandas':>9} "
-        f"{'% of COPY':>10} {'peak RSS MB':>12}"
+        f"\n{'rows':>10} {'method':<13} {'seconds':>8} {'rows/s':>11} {'x pandas':>9} "
+        f"{'% of COPY':>10} {'peak RSS MB':>12} {'CPU s':>7} {'% of COPY CPU':>14}"
     )
     for r in results:
         same = {x["method"]: x for x in results if x["rows"] == r["rows"]}
         rate = r["rows"] / r["seconds"]
         vs_pandas = same["pandas"]["seconds"] / r["seconds"] if "pandas" in same else float("nan")
         vs_copy = 100 * same["copy"]["seconds"] / r["seconds"] if "copy" in same else float("nan")
+        cpu, copy_cpu = r["cpu"], same.get("copy", {}).get("cpu")
+        cpu_vs_copy = 100 * copy_cpu / cpu if cpu and copy_cpu else float("nan")
         print(
-            f"{r['rows']:>10,} {r['method']:<12} {r['seconds']:>8.2f} {rate:>11,.0f} "
-            f"{vs_pandas:>9.1f} {vs_copy:>10.0f} {r['peak_rss_mb']:>12,}"
+            f"{r['rows']:>10,} {r['method']:<13} {r['seconds']:>8.2f} {rate:>11,.0f} "
+            f"{vs_pandas:>9.1f} {vs_copy:>10.0f} {r['peak_rss_mb']:>12,} "
+            f"{cpu if cpu is not None else float('nan'):>7.2f} {cpu_vs_copy:>14.0f}",
+            flush=True,
         )
 
 

@@ -286,11 +286,6 @@ def test_same_file_names_and_sizes_in_another_data_dir_are_not_confused(tmp_path
     assert got == [["AA"], ["BB"]]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="manifest written_at has 1 s resolution: two extracts with the same run id, paths and "
-    "sizes written in one second look the same (fix: isoformat(timespec='microseconds'))",
-)
 def test_a_cache_dir_shared_by_look_alike_data_dirs(tmp_path: Path) -> None:
     dirs = [build_data_dir(tmp_path / c, {"users": _rows("t1", 2, c)}) for c in ("AA", "BB")]
     got = []

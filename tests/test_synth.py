@@ -29,10 +29,15 @@ EFFECTS = {
 }  # fmt: skip
 
 
-def _parquet_hash(root: Path) -> str:
+def _parquet_hash(root: Path, *, names: bool = True) -> str:
+    """Hash of every Parquet file under ``root``: its path (or only its folder) and its bytes."""
     digest = hashlib.sha256()
-    for path in sorted(root.rglob("*.parquet")):
-        digest.update(str(path.relative_to(root)).encode())
+    found = [
+        (p.relative_to(root) if names else p.parent.relative_to(root), p)
+        for p in root.rglob("*.parquet")
+    ]
+    for key, path in sorted(found):
+        digest.update(str(key).encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()
 
@@ -115,9 +120,13 @@ def test_same_arguments_give_identical_files_and_regeneration_replaces(tmp_path:
     assert first.rows == second.rows
     assert _parquet_hash(tmp_path / "a") == _parquet_hash(tmp_path / "b")
     assert _parquet_hash(tmp_path / "a") != _parquet_hash(tmp_path / "c")
-    # regenerating over another demo leaves exactly what a fresh run writes
+    # regenerating over another demo leaves exactly the files a fresh run writes (under other
+    # names: the new files never overwrite the live ones before the manifest swap)
     generate_demo(tmp_path / "c", seed=3, **kwargs)
-    assert _parquet_hash(tmp_path / "c") == _parquet_hash(tmp_path / "a")
+    assert _parquet_hash(tmp_path / "c", names=False) == _parquet_hash(tmp_path / "a", names=False)
+    listed = {f.path for e in read_manifest(tmp_path / "c").tables.values() for f in e.files}
+    on_disk = {str(p.relative_to(tmp_path / "c")) for p in (tmp_path / "c").rglob("*.parquet")}
+    assert on_disk == listed
     users = read_manifest(tmp_path / "c").tables["auterity.users"]
     assert users.rows == first.rows["auterity.users"]
 
@@ -190,14 +199,14 @@ def test_partitions_are_utc_days_of_created_at_inside_the_range(
     for tbl in source_tables():
         root = data_dir / "extracts" / tbl.system / tbl.name
         bad, tenants, lo, hi = con.execute(
-            f"SELECT count(*) FILTER (WHERE CAST(created_at AS DATE) != date), "
+            "SELECT count(*) FILTER (WHERE CAST(created_at AS DATE) != date), "
             "list(DISTINCT tenant_id ORDER BY tenant_id), min(date), max(date) "
             "FROM read_parquet($glob, hive_partitioning=true)",
             {"glob": str(root / "*" / "*.parquet")},
         ).fetchone()
         assert bad == 0, tbl.name
         assert tenants == ["acme", "globex"], tbl.name
-        assert START <= lo and hi < DEMO_END, tbl.name
+        assert lo >= START and hi < DEMO_END, tbl.name
 
 
 def test_referential_integrity(con: duckdb.DuckDBPyConnection) -> None:
@@ -255,8 +264,7 @@ def test_row_contents_are_consistent(con: duckdb.DuckDBPyConnection) -> None:
         "output_tokens OR prompt_hash != sha256(prompt)",
         "errors": "SELECT count(*) FROM prompt_outputs WHERE (status = 'error') != "
         "(error IS NOT NULL) OR (status = 'error' AND user_rating IS NOT NULL)",
-        "ratings": "SELECT count(*) FROM prompt_outputs WHERE user_rating NOT IN "
-        "(1, 2, 3, 4, 5)",
+        "ratings": "SELECT count(*) FROM prompt_outputs WHERE user_rating NOT IN (1, 2, 3, 4, 5)",
         "revenue": "SELECT count(*) FROM events WHERE (revenue IS NOT NULL) != "
         "(event_type IN ('subscribe', 'payment'))",
     }
@@ -380,7 +388,7 @@ def _daily(con: duckdb.DuckDBPyConnection, sql: str, tenant: str) -> np.ndarray:
 
 def _residuals(y: np.ndarray, days: np.ndarray) -> np.ndarray:
     """Residuals of ``y`` on weekday dummies and a linear trend."""
-    weekday = (np.array([(START + dt.timedelta(days=int(d))).weekday() for d in days]))
+    weekday = np.array([(START + dt.timedelta(days=int(d))).weekday() for d in days])
     x = np.column_stack([np.eye(7)[weekday], days])
     beta, *_ = np.linalg.lstsq(x, y, rcond=None)
     return y - x @ beta
