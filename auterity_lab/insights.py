@@ -3,16 +3,21 @@
 Kinds
 -----
 ``anomaly``
-    A period far from its expectation: the robust z-score (median and MAD) of its residual after
-    a robust seasonal decomposition with the weekly period (24 for hourly series; see
+    A period far from its expectation: the robust z-score of its residual after a robust
+    seasonal decomposition with the weekly period (24 for hourly series; see
     :func:`auterity_lab.stats.decompose`, ``median``: why not STL here) and a local level, the
-    median of the neighbouring periods (:func:`running_level`). Rates (error and failure rates)
-    and counts are scored against their binomial and Poisson distributions at the expected value
-    (mid-p turned into a z, so one failure in two runs is not an outlier); p-values come from a
-    Student-t matched to the series' own spread (:func:`tail_pvalues`); Benjamini–Hochberg over
-    every period of every series. A day on which the error rates of several systems rise together
-    is tested as a cross-system incident (one-sided Stouffer combination, BH over days).
-    Significant anomalies of one period make one insight.
+    median of the neighbouring periods (:func:`running_level`), scaled separately above and
+    below (a daily mean of a few right-skewed latencies has a longer upper tail). Rates (error
+    and failure rates, means of shares) and counts are instead tested exactly against their
+    neighbouring periods (:func:`_discrete_z`: Fisher's test for a rate, the conditional
+    binomial test for a count with weekly exposure; mid-p turned into a z, widened for
+    over-dispersion), so a mostly-zero error rate is compared with its pooled rate rather than
+    a median of 0, and their p-values are normal; the other residuals' p-values come from a
+    Student-t matched to the series' own spread (:func:`tail_pvalues`). Benjamini–Hochberg over
+    every period of every series. A day on which
+    the error rates of several systems rise together is tested as a cross-system incident
+    (one-sided Stouffer combination, BH over days). Significant anomalies of one period make one
+    insight.
 ``trend``
     A monotonic trend: Mann–Kendall (variance corrected for autocorrelation) with the Theil–Sen
     slope, on the deseasonalised series with significant anomalies replaced by the local level.
@@ -60,6 +65,23 @@ Every insight gets ``score = effect × confidence × reach × concern`` in [0, 1
 ``critical`` when the score is at least 0.5, ``high`` from 0.3, ``medium`` from 0.15, else
 ``low``. A deployment whose check recommends a rollback is ``critical``; one with violations or
 regressions but no rollback is at least ``high``.
+
+Multiple testing
+----------------
+One run of :func:`generate_insights` tests thousands of hypotheses (every period of every
+series, every series' trend and shift, every cross-system pair at every lag, every deployment's
+checks, every experiment). Its ``alpha`` bounds the whole run: it is split over the families of
+tests by :data:`ALPHA_SHARES` (:func:`family_levels`; anomalies and incidents 20 %, trends and
+change points 20 %, correlations 25 %, deployment checks 20 %, experiments and cost suggestions
+7.5 % each, renormalised over the kinds that run), and within a family Benjamini–Hochberg
+q-values are compared with the family's level (:func:`scan_levels` splits the series tests
+further: tenant and segment series are separate families). A family at level ``a_k`` has a
+false-discovery rate of at most ``a_k`` and, on data without any effect, a chance of at most
+``a_k`` of any discovery, so the run's false-discovery rate and its chance of any false
+discovery on null data are at most ``Σ a_k = alpha`` (a Bonferroni bound over families, valid
+whatever their dependence). ``q_value`` in the evidence is the family's q-value, and
+``InsightReport.params["family_levels"]`` the level each family was held to. Measured on
+simulated null runs and the demo generator: ``benchmarks/detection_study.py``.
 
 Examples
 --------
@@ -207,6 +229,7 @@ DEPLOYMENT_COLUMNS = (
     "deployed_at",
     "baseline_days",
     "window_days",
+    "control",
     "requests_before",
     "requests_after",
     "response_time_before",
@@ -242,8 +265,12 @@ class DeploymentThresholds:
     ``response_time_ms``, error rate above ``error_rate_pct`` percent (both judged only on at
     least ``min_requests`` calls), user satisfaction (share of ratings of 4 or 5, judged only on
     at least ``min_rated`` ratings) below ``user_satisfaction``; a violation the baseline already
-    had is listed as *preexisting*. *Regressions* are metrics significantly
-    worse than the baseline (Welch test on daily values, BH q < alpha across all checks).
+    had is listed as *preexisting*. *Regressions* are metrics significantly worse than the
+    baseline: a Welch test on daily values, made relative to the other models' calls of the
+    same days when the deploy concerns one model (a difference in differences: shared slow days
+    and weekends cancel), its standard error widened for serial correlation, one-sided in the
+    harmful direction, BH over every check at ``0.75 alpha``; *improvements* the same the other
+    way at ``0.25 alpha`` (so that the check's false alarms stay within ``alpha``).
 
     Rollback is recommended, as the spec's ``shouldRollback``, for a response-time or error-rate
     violation, unless the baseline already had it (then the deploy did not cause it), and also
@@ -336,9 +363,71 @@ MIN_SUPPORT_TESTS = {"quantile": 20}
 a sample 95th percentile of fewer values is biased low, so a growing volume would look like a
 rising latency."""
 
-MIN_SUPPORT_ANOMALY = {"mean": 5, "quantile": 20, "sum": 10}
+MIN_SUPPORT_ANOMALY = {"mean": 10, "quantile": 20, "sum": 10}
 """Fewest observations behind a period's value for an anomaly score, by metric kind (rates and
 counts are scored against their binomial and Poisson distributions instead)."""
+
+
+ALPHA_SHARES: dict[str, float] = {
+    "anomaly": 0.2,
+    "trend_change": 0.2,
+    "correlation": 0.25,
+    "deployment": 0.2,
+    "experiment": 0.075,
+    "cost_optimization": 0.075,
+}
+"""Each family's share of a run's ``alpha`` (see "Multiple testing" in the module notes).
+``anomaly`` covers anomalies and incidents, ``trend_change`` trends and change points."""
+
+_FAMILY_OF_KIND = {
+    "anomaly": "anomaly",
+    "trend": "trend_change",
+    "change_point": "trend_change",
+    "deployment": "deployment",
+    "correlation": "correlation",
+    "cost_optimization": "cost_optimization",
+    "experiment": "experiment",
+}
+
+
+def family_levels(alpha: float, kinds: Iterable[str] = KINDS) -> dict[str, float]:
+    """The level of each family of tests run for ``kinds``: ``alpha`` split by
+    :data:`ALPHA_SHARES` over the families that run (so the levels always add up to ``alpha``).
+
+    Examples
+    --------
+    >>> {k: round(v, 5) for k, v in family_levels(0.05).items()}  # doctest: +NORMALIZE_WHITESPACE
+    {'anomaly': 0.01, 'trend_change': 0.01, 'correlation': 0.0125, 'deployment': 0.01,
+     'experiment': 0.00375, 'cost_optimization': 0.00375}
+    >>> {k: round(v, 4) for k, v in family_levels(0.05, ["correlation", "trend"]).items()}
+    {'trend_change': 0.0222, 'correlation': 0.0278}
+    """
+    families = list(dict.fromkeys(_FAMILY_OF_KIND[k] for k in kinds))
+    total = sum(ALPHA_SHARES[f] for f in families)
+    return {f: alpha * ALPHA_SHARES[f] / total for f in ALPHA_SHARES if f in families}
+
+
+def scan_levels(alpha: float, *, trend_share: float = 0.5) -> dict[str, float]:
+    """The levels of the five test families of :func:`scan_series` for a scan at ``alpha``.
+
+    ``trend_share`` of ``alpha`` goes to trend and change-point tests, half to tenant series and
+    half to segment series; the rest to anomalies: 40 % to tenant series, 40 % to segment
+    series, 20 % to cross-system incidents.
+
+    Examples
+    --------
+    >>> {k: round(v, 4) for k, v in scan_levels(0.05).items()}  # doctest: +NORMALIZE_WHITESPACE
+    {'anomaly': 0.01, 'anomaly_segment': 0.01, 'incident': 0.005, 'shift': 0.0125,
+     'shift_segment': 0.0125}
+    """
+    anomaly, shift = alpha * (1 - trend_share), alpha * trend_share
+    return {
+        "anomaly": 0.4 * anomaly,
+        "anomaly_segment": 0.4 * anomaly,
+        "incident": 0.2 * anomaly,
+        "shift": shift / 2,
+        "shift_segment": shift / 2,
+    }
 
 
 def scan_series(
@@ -349,6 +438,7 @@ def scan_series(
     alpha: float = 0.05,
     min_segment: int = 7,
     catalog: Mapping[str, Metric] | None = None,
+    trend_share: float = 0.5,
 ) -> SeriesScan:
     """Anomaly, incident, trend and change-point tests of every series in a tidy frame.
 
@@ -377,12 +467,18 @@ def scan_series(
     period
         Seasonal period in rows (7 for days).
     alpha
-        FDR level of every family (anomalies, incidents, trend and change-point tests; tenant
-        series and segment series are separate families).
+        Level of the whole scan, split over its five families (:func:`scan_levels`): anomalies
+        of tenant series, anomalies of segment series, incidents, trend and change-point tests
+        of tenant series, and of segment series. A test is significant when its BH q-value
+        within its family is below the family's level, so that on data without effects the
+        chance of any discovery is at most ``alpha``.
     min_segment
         Fewest periods on each side of a change point.
     catalog
         Metric definitions (default: :data:`auterity_lab.metrics.CATALOG`).
+    trend_share
+        The share of ``alpha`` that goes to trend and change-point tests (the rest to anomalies
+        and incidents).
 
     Returns
     -------
@@ -416,11 +512,14 @@ def scan_series(
             prepared.append(
                 prep | {"series": name, "metric": str(metric_name), "segment": str(segment)}
             )
-    anomalies = _anomaly_frame(prepared, alpha)
-    incidents = _incident_frame(anomalies, alpha)
+    if not 0 < alpha < 1:
+        raise QueryParameterError(f"alpha must be in (0, 1), not {alpha!r}")
+    levels = scan_levels(alpha, trend_share=trend_share)
+    anomalies = _anomaly_frame(prepared, levels)
+    incidents = _incident_frame(anomalies, levels["incident"])
     hits = anomalies.loc[anomalies["is_anomaly"].astype(bool)]
     flagged = hits.groupby("series")["period"].apply(set).to_dict() if len(hits) else {}
-    trends, cps = _shift_frames(prepared, flagged, alpha, min_segment)
+    trends, cps = _shift_frames(prepared, flagged, levels, min_segment)
     return SeriesScan(
         anomalies, incidents, trends, cps, pd.DataFrame(skipped, columns=["series", "reason"])
     )
@@ -491,18 +590,24 @@ def _prepare_series(
     filled, _ = fill_gaps(x)
     dec = decompose(filled, period=period, method="median")  # see decompose: calibrated scores
     y = filled - dec.seasonal
-    level = running_level(y, window=period, split=_pre_split(y, min_segment))
-    fit = dec.seasonal + level
-    expected = _inverse(fit, scale)
-    if kind == "rate":
-        z = _discrete_z(value, n, expected, "binomial")
-    elif kind == "count":
-        z = _discrete_z(value, n, expected, "poisson")
+    split = _pre_split(y, min_segment)
+    level = running_level(y, window=period, split=split)
+    expected = _inverse(dec.seasonal + level, scale)
+    if meta is not None and meta.kind == "mean" and meta.unit == "share":
+        kind = "rate"  # a mean of per-observation shares: as many successes as it adds up to
+    if kind in ("rate", "count"):
+        z, expected = _discrete_z(value, n, np.exp(dec.seasonal), kind, half=period, split=split)
     else:
         enough = n >= MIN_SUPPORT_ANOMALY.get(kind, 0)
-        z = robust_z(np.where(observed & enough, y - level, np.nan))
+        z = robust_z(np.where(observed & enough, y - level, np.nan), asymmetric=True)
     z = np.where(observed, z, np.nan)
-    p = tail_pvalues(z)
+    # exact tests give normal scores already (widened for over-dispersion); residuals of means
+    # and percentiles get a Student-t matched to their own tails
+    if kind in ("rate", "count"):
+        p = 2 * sps.norm.sf(np.abs(z))
+    else:
+        support = float(np.median(n[observed])) if observed.any() else 0.0
+        p = tail_pvalues(z, max_df=_MIN_DF if support < FEW_OBSERVATIONS else 200.0)
     return base | {
         "sparse": False,
         "z": z,
@@ -557,47 +662,85 @@ def _pre_split(y: np.ndarray, min_segment: int) -> int | None:
     return cp.index
 
 
-def _discrete_z(value: np.ndarray, n: np.ndarray, expected: np.ndarray, family: str) -> np.ndarray:
-    """Robust z of the mid-p position of each observed count under its fitted distribution.
+def _discrete_z(
+    value: np.ndarray,
+    n: np.ndarray,
+    season: np.ndarray,
+    kind: str,
+    *,
+    half: int,
+    split: int | None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Normal scores of exact conditional tests of each period against its neighbours, and the
+    expected values they imply.
 
-    ``binomial``: ``value`` is a rate of ``n`` trials with fitted rate ``expected``; ``poisson``:
-    ``value`` is a count with fitted mean ``expected``. The fitted parameter is kept at or above
-    half the series' pooled level (an STL fit of a mostly-zero series can touch 0). The mid-p
-    value ``P(X < k) + P(X = k) / 2`` is mapped to a normal quantile, then robustly rescaled
-    with a scale of at least 1 (over-dispersion widens it, nothing narrows it).
+    The neighbours are the ``half`` periods on each side (not the period itself, not across
+    ``split``). ``rate``: ``value`` is a share of ``n`` trials; the period's ``k`` successes
+    against the neighbours' pooled ones is a 2×2 table, tested with the hypergeometric
+    distribution (Fisher's test). ``count``: under an unchanged rate, given the period's and
+    its neighbours' total, the period's count is binomial with the period's share of the
+    seasonal exposure (``season``, a multiplicative weekly factor). Both use the mid-p value
+    ``P(X > k) + P(X = k) / 2`` (and its mirror) turned into a normal score; the rate is never
+    estimated from a median (which is 0 for a mostly-zero series), and its sampling error is part
+    of the test. The scores are then widened, never narrowed, by their robust spread measured
+    from 0 (over-dispersion: days vary more than binomial or Poisson noise).
     """
-    if family == "binomial":
-        ok = np.isfinite(value) & (n > 0)
-        k = np.where(ok, np.round(value * np.where(ok, n, 0.0)), 0.0)
-        trials = np.where(ok, n, 1.0)
-        pooled = k[ok].sum() / max(trials[ok].sum(), 1.0)
-        if pooled <= 0 or pooled >= 1:
-            return np.where(ok, 0.0, np.nan)
-        p = np.clip(np.nan_to_num(expected, nan=pooled), pooled / 2, 1 - 1e-9)
-        below = sps.binom.cdf(k - 1, trials, p) + 0.5 * sps.binom.pmf(k, trials, p)
-        above = sps.binom.sf(k, trials, p) + 0.5 * sps.binom.pmf(k, trials, p)
+    ok = np.isfinite(value) & (n > 0 if kind == "rate" else np.isfinite(value))
+    k = np.where(ok, np.round(value * (n if kind == "rate" else 1.0)), 0.0)
+    k = np.where(np.isfinite(k), k, 0.0)
+    if kind == "rate":
+        trials = np.where(ok, n, 0.0)
+        k_nb = _neighbour_sum(k, ok, half, split)
+        n_nb = _neighbour_sum(trials, ok, half, split)
+        dist = sps.hypergeom(
+            (trials + n_nb).astype(np.int64), (k + k_nb).astype(np.int64), trials.astype(np.int64)
+        )
+        expected = np.where(n_nb > 0, k_nb / np.maximum(n_nb, 1e-300), np.nan)
+        ok &= n_nb > 0
     else:
-        ok = np.isfinite(value)
-        k = np.where(ok, np.round(value), 0.0)
-        pooled = k[ok].mean() if ok.any() else 0.0
-        if pooled <= 0:
-            return np.where(ok, 0.0, np.nan)
-        lam = np.maximum(np.nan_to_num(expected, nan=pooled), pooled / 2)
-        below = sps.poisson.cdf(k - 1, lam) + 0.5 * sps.poisson.pmf(k, lam)
-        above = sps.poisson.sf(k, lam) + 0.5 * sps.poisson.pmf(k, lam)
-    with np.errstate(divide="ignore"):
+        exposure = np.where(ok, season, 0.0)
+        k_nb = _neighbour_sum(k, ok, half, split)
+        e_nb = _neighbour_sum(exposure, ok, half, split)
+        share = np.where(e_nb > 0, exposure / np.maximum(exposure + e_nb, 1e-300), 0.5)
+        dist = sps.binom((k + k_nb).astype(np.int64), share)
+        expected = np.where(e_nb > 0, k_nb * exposure / np.maximum(e_nb, 1e-300), np.nan)
+        ok &= e_nb > 0
+    with np.errstate(all="ignore"):
+        mass = dist.pmf(k)
+        above = dist.sf(k) + 0.5 * mass
+        below = dist.cdf(k - 1) + 0.5 * mass
         z = np.where(
             below < above,
-            sps.norm.ppf(np.maximum(below, 1e-300)),
-            sps.norm.isf(np.maximum(above, 1e-300)),
+            sps.norm.ppf(np.clip(below, 1e-300, 1.0)),
+            sps.norm.isf(np.clip(above, 1e-300, 1.0)),
         )
-    return robust_z(np.where(ok, z, np.nan), floor=1.0)
+    z = robust_z(np.where(ok & np.isfinite(z), z, np.nan), floor=1.0, centre=False)
+    return z, np.where(ok, expected, np.nan)
+
+
+def _neighbour_sum(values: np.ndarray, ok: np.ndarray, half: int, split: int | None) -> np.ndarray:
+    """For each period, the sum of ``values`` over the ``half`` periods on each side where ``ok``,
+    the period itself left out and without reaching across ``split``."""
+    v = np.where(ok, values, 0.0)
+    segment = np.zeros(len(v), dtype=int) if split is None else (np.arange(len(v)) >= split)
+    out = np.zeros(len(v))
+    for k in (*range(-half, 0), *range(1, half + 1)):
+        lo, hi = max(0, -k), min(len(v), len(v) - k)
+        same = segment[lo:hi] == segment[lo + k : hi + k]
+        out[lo:hi] += np.where(same, v[lo + k : hi + k], 0.0)
+    return out
 
 
 _MIN_DF = 3.0
 
+FEW_OBSERVATIONS = 30
+"""Below this median number of observations per period, a mean's or percentile's anomaly
+p-values use the heaviest tail :func:`tail_pvalues` allows (ν = 3): one call five times slower
+moves a mean of ten calls by 40 %, so such daily values have tails as heavy as their heaviest
+observations, which the bulk of the series cannot show."""
 
-def tail_pvalues(z: Any, *, body: float = 0.8) -> np.ndarray:
+
+def tail_pvalues(z: Any, *, body: float = 0.8, max_df: float = 200.0) -> np.ndarray:
     """Two-sided p-values of robust z-scores under a Student-t matched to their own spread.
 
     Daily means and percentiles of a few heavy-tailed observations have heavier tails than a
@@ -606,7 +749,8 @@ def tail_pvalues(z: Any, *, body: float = 0.8) -> np.ndarray:
     z-scores (scale ``0.6745 / t_ν^{-1}(0.75)``) has the same ``body`` quantile of ``|z|`` (80 %
     by default): the bulk of the series sets how heavy its tails are, so the anomalies themselves
     do not hide each other. ν is kept in [3, 200]: daily aggregates have a finite variance, and
-    200 is practically normal. Needs 10 finite values, else NaN.
+    200 is practically normal; ``max_df`` lowers the upper bound. Needs 10 finite values, else
+    NaN.
 
     Examples
     --------
@@ -634,12 +778,13 @@ def tail_pvalues(z: Any, *, body: float = 0.8) -> np.ndarray:
         return float(sps.t.ppf(0.5 + body / 2, nu)) * scale(nu)
 
     target = float(np.quantile(np.abs(z[ok] - np.median(z[ok])), body))
-    if target <= spread(200.0):
-        nu = 200.0
+    top = min(max(max_df, _MIN_DF), 200.0)
+    if target <= spread(top):
+        nu = top
     elif target >= spread(_MIN_DF):
         nu = _MIN_DF
     else:
-        nu = brentq(lambda v: spread(v) - target, _MIN_DF, 200.0)
+        nu = brentq(lambda v: spread(v) - target, _MIN_DF, top)
     out[ok] = 2 * sps.t.sf(np.abs(z[ok]) / scale(nu), nu)
     return out
 
@@ -652,7 +797,7 @@ def _inverse(x: np.ndarray, scale: str) -> np.ndarray:
     return x
 
 
-def _anomaly_frame(prepared: list[dict[str, Any]], alpha: float) -> pd.DataFrame:
+def _anomaly_frame(prepared: list[dict[str, Any]], levels: Mapping[str, float]) -> pd.DataFrame:
     parts = []
     for s in prepared:
         rows = s["rows"]
@@ -676,7 +821,9 @@ def _anomaly_frame(prepared: list[dict[str, Any]], alpha: float) -> pd.DataFrame
         return _empty(ANOMALY_COLUMNS)
     frame = pd.concat(parts, ignore_index=True)
     frame["q_value"] = _qvalues_by_level(frame)
-    frame["is_anomaly"] = frame["q_value"] < alpha
+    segment = (frame["segment"] != "").to_numpy()
+    level = np.where(segment, levels["anomaly_segment"], levels["anomaly"])
+    frame["is_anomaly"] = frame["q_value"] < level
     return frame[list(ANOMALY_COLUMNS)]
 
 
@@ -729,7 +876,10 @@ def _qvalues_by_level(frame: pd.DataFrame, p_col: str = "p_value") -> np.ndarray
 
 
 def _shift_frames(
-    prepared: list[dict[str, Any]], flagged: dict[str, set[Any]], alpha: float, min_segment: int
+    prepared: list[dict[str, Any]],
+    flagged: dict[str, set[Any]],
+    levels: Mapping[str, float],
+    min_segment: int,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     trend_rows, cp_rows = [], []
     cleaned = {s["series"]: _cleaned(s, flagged) for s in prepared}
@@ -744,7 +894,7 @@ def _shift_frames(
             "sparse": s["sparse"],
         }
         mk, ts = mann_kendall(y), theil_sen(y)
-        cp = cusum_change_point(y, min_segment=min_segment)
+        cp = cusum_change_point(y, min_segment=min_segment, noise_floor=_sampling_sd(s))
         model = "step" if cp is not None and cp.bic_step < cp.bic_linear else "trend"
         at, cp_model, against = (None if cp is None else cp.index), model, None
         reference = _reference(s, prepared, cleaned)
@@ -820,9 +970,35 @@ def _shift_frames(
     q = _qvalues_by_level(family) if len(family) else np.array([])
     trends["q_value"] = q[: len(trends)]
     cps["q_value"] = q[len(trends) :]
-    trends["is_trend"] = (trends["q_value"] < alpha) & (trends["model"] == "trend")
-    cps["is_change_point"] = (cps["q_value"] < alpha) & (cps["model"] == "step")
+
+    def level(frame: pd.DataFrame) -> np.ndarray:
+        segment = (frame["segment"] != "").to_numpy()
+        return np.where(segment, levels["shift_segment"], levels["shift"])
+
+    trends["is_trend"] = (trends["q_value"] < level(trends)) & (trends["model"] == "trend")
+    cps["is_change_point"] = (cps["q_value"] < level(cps)) & (cps["model"] == "step")
     return trends[list(TREND_COLUMNS)], cps[list(CHANGE_POINT_COLUMNS)]
+
+
+def _sampling_sd(s: dict[str, Any]) -> float:
+    """The typical sampling noise of one period of a rate or count series on its analysis scale
+    (binomial at the pooled rate over each period's trials; Poisson at the mean count on the
+    ``log1p`` scale); 0 for other kinds."""
+    meta = s["meta"]
+    kind = meta.kind if meta else "mean"
+    if meta is not None and meta.kind == "mean" and meta.unit == "share":
+        kind = "rate"
+    ok = s["observed"] & np.isfinite(s["value"])
+    if kind == "rate":
+        n = s["n"][ok & (s["n"] > 0)]
+        if not len(n):
+            return 0.0
+        pooled = float((s["value"][ok & (s["n"] > 0)] * n).sum() / n.sum())
+        return math.sqrt(pooled * (1 - pooled) * float(np.mean(1 / n)))
+    if kind == "count" and ok.any():
+        lam = float(np.mean(s["value"][ok]))
+        return math.sqrt(lam) / (1 + lam) if s["scale"] == "log1p" else math.sqrt(lam)
+    return 0.0
 
 
 def _cleaned(s: dict[str, Any], flagged: dict[str, set[Any]]) -> np.ndarray:
@@ -1017,12 +1193,28 @@ def _check_one(
     a_end = min(at + dt.timedelta(days=th.window_days), rng.end)
     base = wb.query("insights_deployment_window", start=b_start, end=at, **base_filter)
     after = wb.query("insights_deployment_window", start=at, end=a_end, **after_filter)
+    control = None
+    if base_filter.get("model_id"):  # the other models on the same days share their conditions
+        other = {"other_than_model_id": base_filter["model_id"]}
+        control = (
+            wb.query("insights_deployment_window", start=b_start, end=at, **other),
+            wb.query("insights_deployment_window", start=at, end=a_end, **other),
+        )
+        shared = [
+            set(own["day"]) & set(c["day"]) for own, c in zip((base, after), control, strict=True)
+        ]
+        if min(len(days) for days in shared) < _MIN_CONTROL_DAYS:
+            control = None  # no other model on enough of the same days: the plain comparison
     vb = _window_values(base, float(th.baseline_days))
     va = _window_values(after, (a_end - at) / dt.timedelta(days=1))
+    latency = _daily_test(base, after, "log_latency_sum", "timed", control, log=True)
+    if control is not None:
+        cells = wb.query("insights_deployment_cells", start=b_start, end=a_end, deployed_at=at)
+        latency = _latency_against_other_models(cells, str(base_filter["model_id"]))
     tests = {
-        "response_time": _daily_test(base, after, "log_latency_sum", "timed", log=True),
-        "error_rate": _daily_test(base, after, "errors", "requests", log=False),
-        "user_satisfaction": _daily_test(base, after, "satisfied", "rated", log=False),
+        "response_time": latency,
+        "error_rate": _daily_test(base, after, "errors", "requests", control, log=False),
+        "user_satisfaction": _daily_test(base, after, "satisfied", "rated", control, log=False),
     }
     scope = m["scope"] or "all"
     return {
@@ -1034,6 +1226,7 @@ def _check_one(
         "deployed_at": pd.Timestamp(at),
         "baseline_days": int(base["day"].nunique()),
         "window_days": int(after["day"].nunique()),
+        "control": f"other models than {m['scope']}" if control is not None else None,
         "requests_before": vb["requests"],
         "requests_after": va["requests"],
         "response_time_before": vb["response_time"],
@@ -1058,6 +1251,11 @@ def _check_one(
     }
 
 
+_MIN_CONTROL_DAYS = 7
+"""Fewest days, in the baseline and in the window each, on which both the deployed scope and the
+other models have calls, for the check to be made relative to the other models."""
+
+
 def _window_values(days: pd.DataFrame, length_days: float) -> dict[str, float]:
     s = days[["requests", "errors", "timed", "latency_sum", "rated", "satisfied"]].sum()
 
@@ -1075,45 +1273,148 @@ def _window_values(days: pd.DataFrame, length_days: float) -> dict[str, float]:
 
 
 def _daily_test(
-    base: pd.DataFrame, after: pd.DataFrame, num: str, den: str, *, log: bool
+    base: pd.DataFrame,
+    after: pd.DataFrame,
+    num: str,
+    den: str,
+    control: tuple[pd.DataFrame, pd.DataFrame] | None,
+    *,
+    log: bool,
 ) -> tuple[float, float]:
-    """(change, p) of the daily ratio num/den after vs before; relative for log values.
+    """(change, two-sided p) of the daily ratio num/den in the window against the baseline.
 
     Days are the units (calls of one day share its conditions, so calls are not independent).
+    With a ``control`` (the other models' calls of the same days), each day's value is taken
+    relative to the control's (a difference in differences): what every model goes through on a
+    day (load, a provider's slow day, weekends) cancels, which leaves the deploy's own effect
+    against the much smaller sampling noise of the calls. The Welch test's standard error is
+    widened for the lag-1 autocorrelation of the daily values (:func:`_serial_welch`). ``change``
+    is relative (``exp(Δ) - 1``) for log values, else a difference.
     """
 
-    def daily(frame: pd.DataFrame) -> np.ndarray:
+    def daily(frame: pd.DataFrame) -> pd.Series:
         ok = frame[den] > 0
-        return (frame.loc[ok, num] / frame.loc[ok, den]).to_numpy(dtype=float)
+        return pd.Series(
+            (frame.loc[ok, num] / frame.loc[ok, den]).to_numpy(dtype=float),
+            index=pd.Index(frame.loc[ok, "day"]),
+        )
 
     b, a = daily(base), daily(after)
+    if control is not None:
+        b = (b - daily(control[0])).dropna()
+        a = (a - daily(control[1])).dropna()
     if len(b) < 3 or len(a) < 3:
         return math.nan, math.nan
-    w = welch(b, a)
-    return (math.expm1(w.difference) if log else w.difference), w.p_value
+    difference, p = _serial_welch(b.to_numpy(), a.to_numpy())
+    return (math.expm1(difference) if log else difference), p
+
+
+def _latency_against_other_models(cells: pd.DataFrame, model: str) -> tuple[float, float]:
+    """(relative change, two-sided p) of ``model``'s response time after the deploy, relative to
+    the other models' calls of the same days: a weighted two-way fit of the log response times.
+
+    Each cell (day, model, before/after the deploy) holds the mean log response time of its
+    successful calls (``queries/insights_deployment_cells.sql``). The fit has a level per day
+    (what every model goes through that day: load, weekends, a slow provider), a level per model,
+    and the effect: ``model`` after the deploy. Calls weigh in by number, divided by their
+    model's residual variance per call (estimated from the cells' scatter around a first
+    unweighted-by-model fit, so that a model-day shock counts as noise), and the effect's t-test
+    uses the cells' residual degrees of freedom. Every call is used once (no daily averages of
+    a handful of calls), which is where the power comes from. NaN when the model has fewer than
+    3 cells on either side or there are too few cells to estimate the noise.
+    """
+    c = cells[cells["calls"] > 0]
+    own = c["model_id"] == model
+    if min(int((own & c["after"]).sum()), int((own & ~c["after"]).sum())) < 3:
+        return math.nan, math.nan
+    days = pd.factorize(c["day"])[0]
+    models = pd.factorize(c["model_id"])[0]
+    n_days, n_models = days.max() + 1, models.max() + 1
+    x = np.zeros((len(c), n_days + n_models))
+    x[np.arange(len(c)), days] = 1.0
+    x[np.arange(len(c)), n_days + models] = 1.0  # the first model's column is dropped below
+    x = np.column_stack([x[:, :n_days], x[:, n_days + 1 :], (own & c["after"]).to_numpy(float)])
+    calls = c["calls"].to_numpy(float)
+    y = c["log_latency_sum"].to_numpy(float) / calls
+    dof = len(c) - np.linalg.matrix_rank(x)
+    if dof < 5:
+        return math.nan, math.nan
+    variance = np.ones(n_models)
+    for _ in range(2):  # fit, estimate each model's variance per call, refit
+        w = calls / variance[models]
+        xtwx = x.T @ (x * w[:, None])
+        beta = np.linalg.lstsq(xtwx, x.T @ (w * y), rcond=None)[0]
+        resid2 = calls * (y - x @ beta) ** 2  # per-call variance units
+        per_model = np.array(
+            [resid2[models == m].mean() if (models == m).any() else np.nan for m in range(n_models)]
+        )
+        pooled = float(resid2.sum() / dof)
+        variance = np.where(np.isfinite(per_model) & (per_model > 0), per_model, pooled)
+    cov = np.linalg.pinv(xtwx) * float((w * (y - x @ beta) ** 2).sum() / dof)
+    effect, se = float(beta[-1]), math.sqrt(max(float(cov[-1, -1]), 0.0))
+    if not se > 0:
+        return math.expm1(effect), math.nan
+    return math.expm1(effect), float(2 * sps.t.sf(abs(effect / se), dof))
+
+
+def _serial_welch(before: np.ndarray, after: np.ndarray) -> tuple[float, float]:
+    """Welch's difference and two-sided p with the standard error widened by
+    ``sqrt((1 + ρ) / (1 - ρ))``, ρ the lag-1 autocorrelation of the within-segment residuals
+    (clipped to [0, 0.9]): daily values in a row share slow conditions, so they carry less
+    information than independent ones. The degrees of freedom shrink by the same factor."""
+    w = welch(before, after)
+    if not math.isfinite(w.p_value) or not math.isfinite(w.t):
+        return w.difference, w.p_value
+    resid = np.r_[before - before.mean(), after - after.mean()]
+    denom = float(resid @ resid)
+    rho = float(resid[:-1] @ resid[1:]) / denom if denom > 0 else 0.0
+    rho = min(max(rho, 0.0), 0.9)
+    inflation = (1 + rho) / (1 - rho)
+    t = w.t / math.sqrt(inflation)
+    df = max(1.0, w.df / inflation)
+    return w.difference, float(2 * sps.t.sf(abs(t), df))
 
 
 _CRITICAL = ("response_time", "error_rate")
 _WORSE_IF_UP = {"response_time": True, "error_rate": True, "user_satisfaction": False}
+_REGRESSION_SHARE = 0.75
+"""Share of the deployment check's alpha spent on regressions (one-sided, the harmful way);
+the rest goes to improvements (one-sided, the other way)."""
+
+
+def _one_sided(change: float, p_two_sided: float, *, up_is_worse: bool) -> float:
+    """One-sided p of a move in the direction ``up_is_worse`` names, from a symmetric test."""
+    if not (math.isfinite(change) and math.isfinite(p_two_sided)):
+        return math.nan
+    toward = (change > 0) == up_is_worse and change != 0
+    return p_two_sided / 2 if toward else 1 - p_two_sided / 2
 
 
 def _judge_deployments(frame: pd.DataFrame, th: DeploymentThresholds, alpha: float) -> pd.DataFrame:
     if frame.empty:
         return _empty(DEPLOYMENT_COLUMNS)
-    pvals = [t[m][1] for t in frame["_tests"] for m in _WORSE_IF_UP]
-    qvals = iter(bh_qvalues(pvals))
+    worse = [
+        _one_sided(*t[m], up_is_worse=w) for t in frame["_tests"] for m, w in _WORSE_IF_UP.items()
+    ]
+    better = [
+        _one_sided(*t[m], up_is_worse=not w)
+        for t in frame["_tests"]
+        for m, w in _WORSE_IF_UP.items()
+    ]
+    q_worse = iter(bh_qvalues(worse))
+    q_better = iter(bh_qvalues(better))
     verdicts = []
     for rec in frame.to_dict("records"):
         vb, va = rec["_values"]
         violated = _violations(va, th)
         before = _violations(vb, th)
         regressions, improvements = [], []
-        for metric_name, up_is_worse in _WORSE_IF_UP.items():
-            change, _ = rec["_tests"][metric_name]
-            q = next(qvals)
-            if not (math.isfinite(q) and q < alpha and math.isfinite(change)) or change == 0:
-                continue
-            (regressions if (change > 0) == up_is_worse else improvements).append(metric_name)
+        for metric_name in _WORSE_IF_UP:
+            qw, qb = next(q_worse), next(q_better)
+            if math.isfinite(qw) and qw < alpha * _REGRESSION_SHARE:
+                regressions.append(metric_name)
+            elif math.isfinite(qb) and qb < alpha * (1 - _REGRESSION_SHARE):
+                improvements.append(metric_name)
         new_critical = [v for v in violated if v in _CRITICAL and v not in before]
         big = [
             r
@@ -1181,7 +1482,7 @@ class _Context:
     reach: dict[str, float]
     wb: Workbench
     rng: DateRange
-    alpha: float
+    levels: dict[str, float]
 
 
 def generate_insights(
@@ -1212,7 +1513,9 @@ def generate_insights(
     segments
         Also scan the per-model, per-endpoint and per-step series.
     alpha
-        FDR level of every family of tests.
+        The run's level: its false-discovery rate, and its chance of any discovery on data
+        without effects, are at most ``alpha`` (split over the families of tests, see
+        "Multiple testing" in the module notes).
     thresholds, markers
         Options of :func:`deployment_checks`.
     n_boot, seed
@@ -1250,15 +1553,27 @@ def generate_insights(
         raise QueryParameterError(f"alpha must be in (0, 1), not {alpha!r}")
     rng = DateRange.of(start, end)
     store_obj = state or StateStore.for_data_dir(wb.data_dir)
+    levels = family_levels(alpha, chosen)
     series = metric_series(wb, **rng.params(), grain=grain, segments=segments)
-    need_scan = {"anomaly", "trend", "change_point"} & set(chosen)
+    scan_alpha = levels.get("anomaly", 0.0) + levels.get("trend_change", 0.0)
     scanned = (
-        scan_series(series, period=PERIODS[grain], alpha=alpha)
-        if need_scan
+        scan_series(
+            series,
+            period=PERIODS[grain],
+            alpha=scan_alpha,
+            trend_share=levels.get("trend_change", 0.0) / scan_alpha,
+        )
+        if scan_alpha > 0
         else scan_series(series.iloc[0:0])
     )
     deployments = (
-        deployment_checks(wb, **rng.params(), thresholds=thresholds, markers=markers, alpha=alpha)
+        deployment_checks(
+            wb,
+            **rng.params(),
+            thresholds=thresholds,
+            markers=markers,
+            alpha=levels["deployment"],
+        )
         if "deployment" in chosen
         else _empty(DEPLOYMENT_COLUMNS)
     )
@@ -1267,7 +1582,7 @@ def generate_insights(
             wb,
             **rng.params(),
             grain=grain,
-            alpha=alpha,
+            alpha=levels["correlation"],
             n_boot=n_boot,
             seed=seed,
             store=store,
@@ -1276,7 +1591,7 @@ def generate_insights(
         if "correlation" in chosen
         else None
     )
-    ctx = _Context(scanned, series, deployments, corr, _reach(series), wb, rng, alpha)
+    ctx = _Context(scanned, series, deployments, corr, _reach(series), wb, rng, levels)
     found = [ins for kind in chosen for ins in _BUILDERS[kind](ctx)]
     insights = _insight_frame(found)
     params = {
@@ -1286,6 +1601,7 @@ def generate_insights(
         "grain": grain,
         "segments": segments,
         "alpha": alpha,
+        "family_levels": levels,
         "kinds": chosen,
         "n_boot": n_boot,
         "seed": seed,
@@ -1561,9 +1877,8 @@ def _anomaly_insights(ctx: _Context) -> list[dict[str, Any]]:
         desc += (
             f"{len(members)} series left their expected range on {label} (robust z of "
             "the residuals from weekly seasonality and the local level; rates and counts "
-            f"against their binomial and Poisson expectation; BH q < {ctx.alpha}): "
-            + "; ".join(parts)
-            + "."
+            "against their neighbouring periods' binomial and Poisson rates; BH q < "
+            f"{_level_text(ctx, 'anomaly')} within the family): " + "; ".join(parts) + "."
         )
         also = a[
             (a["period"] == period) & ~a["series"].isin(members["series"]) & (a["p_value"] < 0.01)
@@ -1620,6 +1935,10 @@ def _anomaly_insights(ctx: _Context) -> list[dict[str, Any]]:
             )
         )
     return out
+
+
+def _level_text(ctx: _Context, family: str) -> str:
+    return f"{ctx.levels.get(family, math.nan):.2g}"
 
 
 def _anomaly_effect(value: float, expected: float, z: float) -> float:
@@ -2049,7 +2368,7 @@ def _cost_insights(ctx: _Context) -> list[dict[str, Any]]:
     except ImportError:  # the ML package is optional: no cost insights without it
         return []
     found = suggestions.optimization_suggestions(
-        ctx.wb, **ctx.rng.params(), alpha=ctx.alpha, kinds=_COST_SUGGESTIONS
+        ctx.wb, **ctx.rng.params(), alpha=ctx.levels["cost_optimization"], kinds=_COST_SUGGESTIONS
     )
     cost = ctx.series[(ctx.series["metric"] == "ai_cost") & (ctx.series["segment"] == "")]
     monthly_cost = float(cost["value"].sum()) * 30.0 / max(ctx.rng.days, 1e-9)
@@ -2118,7 +2437,7 @@ def _experiment_insights(ctx: _Context) -> list[dict[str, Any]]:
     q_all = bh_qvalues([r["p_value"] for _, r in readouts])
     out = []
     for (key, r), q in zip(readouts, q_all, strict=True):
-        if not (math.isfinite(q) and q < ctx.alpha):
+        if not (math.isfinite(q) and q < ctx.levels["experiment"]):
             continue
         better = (r["difference"] > 0) == bool(r["higher_is_better"])
         desc = (

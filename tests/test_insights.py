@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats as sps
 from typer.testing import CliRunner
 
 from auterity_lab import insights
@@ -127,13 +128,103 @@ def test_sparse_and_short_series() -> None:
         "step_mean_duration", values, n=np.where(np.isnan(values), 0.0, 1.0), segment="wf/step"
     )
     short = _frame("ai_mean_latency", np.full(10, 5.0))
-    found = insights.scan_series(pd.concat([sparse, short]))
+    # one series: a scan's alpha is split over its five families, so give this one room
+    found = insights.scan_series(pd.concat([sparse, short]), alpha=0.2)
     assert (
         found.skipped.set_index("series").loc["ai_mean_latency", "reason"].startswith("10 periods")
     )
     cp = found.change_points.iloc[0]
     assert cp["sparse"] and cp["is_change_point"] and cp["change_at"] == DAYS[44]
     assert found.anomalies["z"].isna().all()  # no anomaly scores for a sparse series
+
+
+def _null_study() -> object:
+    """benchmarks/detection_study.py as a module: its null simulator and run are the fast part."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "detection_study.py"
+    spec = importlib.util.spec_from_file_location("detection_study", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_whole_run_on_null_catalog_series_finds_nothing_and_pvalues_are_calibrated() -> None:
+    """The fast part of study B: catalog-shaped series without any effect, simulated call by call
+    (heavy-tailed latencies, mostly-zero error counts, a few calls per segment and day)."""
+    study = _null_study()
+    runs = [study.null_run(seed) for seed in range(3)]
+    for row in runs:
+        assert sum(row[f] for f in study.NULL_FAMILIES) == 0, row
+    for family in study.NULL_FAMILIES:
+        tests = sum(r[f"{family}_tests"] for r in runs)
+        assert tests > 100
+        # not anti-conservative: no more small p-values than uniform ones would give (+ noise)
+        for cut, key in ((0.05, "below_05"), (0.01, "below_01")):
+            share = sum(r[f"{family}_{key}"] for r in runs) / tests
+            assert share <= cut + 3 * math.sqrt(cut / tests) + 0.005, (family, cut, share)
+
+
+def test_run_levels_add_up_to_alpha() -> None:
+    every = insights.family_levels(0.05)
+    assert sum(every.values()) == pytest.approx(0.05)
+    assert every["correlation"] == pytest.approx(0.05 * insights.ALPHA_SHARES["correlation"])
+    two = insights.family_levels(0.1, ["trend", "change_point", "correlation"])
+    assert set(two) == {"trend_change", "correlation"} and sum(two.values()) == pytest.approx(0.1)
+    assert sum(insights.scan_levels(0.02, trend_share=0.3).values()) == pytest.approx(0.02)
+    with pytest.raises(QueryParameterError, match="alpha"):
+        insights.scan_series(_frame("m", np.ones(30)), alpha=0.0)
+
+
+def test_counts_and_rates_are_tested_against_their_neighbours_exactly() -> None:
+    # a rate of 1.5 % on 20 calls a day: most days have no failure, so a median-based level
+    # would be 0; the test compares each day with its 14 neighbours (Fisher's exact test)
+    calls = np.full(84, 20.0)
+    errors = np.zeros(84)
+    errors[::4] = 1.0  # 21 failures in 1,680 calls: 1.25 %
+    errors[60] = 6.0  # 30 % on one day
+    found = insights.scan_series(_frame("ai_error_rate", errors / calls, n=calls))
+    a = found.anomalies.set_index("period")
+    assert a.loc[DAYS[60], "is_anomaly"] and a["is_anomaly"].sum() == 1
+    # the expectation is the neighbours' pooled rate: 14 neighbours, 4 of them with a failure
+    neighbours = [d for d in range(53, 68) if d != 60]
+    assert a.loc[DAYS[60], "expected"] == pytest.approx(errors[neighbours].sum() / 280)
+    # Fisher's exact test of 6/20 against the neighbours, one-sided, mid-p: the same z
+    k, n_nb, k_nb = 6, 280, errors[neighbours].sum()
+    dist = sps.hypergeom(20 + n_nb, k + k_nb, 20)
+    mid = dist.sf(k) + 0.5 * dist.pmf(k)
+    assert a.loc[DAYS[60], "z"] == pytest.approx(sps.norm.isf(mid), rel=1e-6)
+
+
+def test_deployment_check_against_other_models_is_calibrated_and_finds_the_regression() -> None:
+    """The latency test of a model's deploy relative to the other models' calls of the same days
+    (cells of successful calls): uniform p-values without an effect although every day has a
+    strong shared factor, and a +40 % regression found with its size."""
+    rng = np.random.default_rng(11)
+    days = pd.date_range("2026-01-01", periods=28, freq="D").date
+
+    def cells(effect: float) -> pd.DataFrame:
+        shared = rng.normal(0, 0.3, 28)  # a slow day for every model
+        rows = []
+        for model, calls, level in (("m1", 6, 7.0), ("m2", 4, 6.4), ("m3", 8, 6.0)):
+            for d in range(28):
+                n = int(rng.poisson(calls)) + 1
+                after = d >= 14
+                mu = level + shared[d] + (math.log1p(effect) if after and model == "m1" else 0)
+                y = rng.normal(mu, 0.45, n)
+                rows.append((days[d], model, after, n, y.sum(), (y**2).sum()))
+        return pd.DataFrame(
+            rows,
+            columns=["day", "model_id", "after", "calls", "log_latency_sum", "log_latency_sq_sum"],
+        )
+
+    null = [insights._latency_against_other_models(cells(0.0), "m1")[1] for _ in range(200)]
+    assert sps.kstest(null, "uniform").pvalue > 0.01
+    change, p = insights._latency_against_other_models(cells(0.4), "m1")
+    assert change == pytest.approx(0.4, abs=0.12) and p < 1e-4
+    one_model = cells(0.4).query("model_id == 'm1'")
+    assert all(math.isnan(v) for v in insights._latency_against_other_models(one_model, "m1"))
 
 
 def test_severity_rule() -> None:

@@ -179,6 +179,32 @@ def _simulate(seed: int, *, planted: bool, n: int = 120) -> tuple[pd.DataFrame, 
     return pd.DataFrame(cols), systems
 
 
+def test_robust_z_asymmetric_and_uncentred() -> None:
+    # median 0.5; above it 1.5, 3.5, 5.5, 7.5, 9.5 (MAD 5.5); below 1.5 .. 5.5 (MAD 3.5)
+    x = np.r_[-np.arange(1.0, 6), np.arange(2.0, 12, 2)]
+    z = stats.robust_z(x, asymmetric=True)
+    assert z[-1] == pytest.approx(9.5 / (1.4826 * 5.5)) and z[4] == pytest.approx(
+        -5.5 / (1.4826 * 3.5)
+    )
+    # measured from 0: scores already centred keep their sign, and floor 1 never narrows them
+    w = stats.robust_z([-0.3, -0.3, -0.3, 2.0, 0.4], centre=False, floor=1.0)
+    assert w.tolist() == pytest.approx([-0.3, -0.3, -0.3, 2.0, 0.4])
+
+
+def test_trend_and_shift_pvalues_are_not_anti_conservative_on_ar1_noise() -> None:
+    """One-sided KS: the null p-values of Mann-Kendall and CUSUM on AR(1) noise (phi = 0.5, the
+    serial dependence of daily metrics) are not stochastically smaller than uniform ones, and
+    their share below 0.05 is within three standard errors of 5 %."""
+    rng = np.random.default_rng(8)
+    mk, cusum = [], []
+    for _ in range(400):
+        mk.append(stats.mann_kendall(_ar1(rng, 120, 0.5)).p_value)
+        cusum.append(stats.cusum_change_point(_ar1(rng, 120, 0.5)).p_value)
+    for p in (mk, cusum):
+        assert sps.kstest(p, "uniform", alternative="greater").pvalue > 0.01
+        assert np.mean(np.array(p) < 0.05) < 0.05 + 3 * math.sqrt(0.05 * 0.95 / 400)
+
+
 def test_lag_convention_hand_made() -> None:
     rng = np.random.default_rng(0)
     x = rng.normal(size=80)
