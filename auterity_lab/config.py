@@ -110,7 +110,9 @@ def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Se
     file_values: dict[str, Any] = {}
     if path:
         file_values = _read_yaml_mapping(Path(path))
-    env_names = {name for name in Settings.model_fields if f"AUTERITY_LAB_{name.upper()}" in os.environ}
+    env_names = {
+        name for name in Settings.model_fields if f"AUTERITY_LAB_{name.upper()}" in os.environ
+    }
     merged = {k: v for k, v in file_values.items() if k not in env_names} | overrides
     try:
         return Settings(**merged)

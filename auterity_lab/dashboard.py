@@ -164,7 +164,9 @@ def _unified(ctx: PanelContext) -> Any:
     from auterity_lab.unified import unified_analytics
 
     f = ctx.filters
-    return ctx.once(("unified", f.start, f.end), lambda: unified_analytics(ctx.wb, **f.range(), details=False))
+    return ctx.once(
+        ("unified", f.start, f.end), lambda: unified_analytics(ctx.wb, **f.range(), details=False)
+    )
 
 
 def _interval(f: Filters) -> str:

@@ -50,7 +50,7 @@ def to_bytes(frame: pd.DataFrame, fmt: str) -> bytes:
 def _jsonable(frame: pd.DataFrame) -> pd.DataFrame:
     """UUID and Decimal values become strings and floats (pandas' JSON writer knows neither)."""
     out = frame.copy()
-    for col in out.columns[out.dtypes == object]:
+    for col in out.select_dtypes(include="object").columns:
         sample = out[col].dropna()
         if sample.empty:
             continue

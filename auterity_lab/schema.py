@@ -147,7 +147,9 @@ class Table:
 
     def arrow_schema(self) -> pa.Schema:
         """Arrow schema of the extract files (without the hive partition column)."""
-        return pa.schema([pa.field(c.name, c.arrow_type, nullable=c.nullable) for c in self.columns])
+        return pa.schema(
+            [pa.field(c.name, c.arrow_type, nullable=c.nullable) for c in self.columns]
+        )
 
     def fingerprint(self) -> str:
         """Short hash of column names and types: changes whenever the extract schema changes."""
@@ -318,7 +320,12 @@ TABLES: dict[str, Table] = {
                 _TENANT,
                 _c("workflow_id", "text", nullable=False, pg_type="varchar(100)"),
                 _c("status", "text", nullable=False, pg_type="varchar(20)"),
-                _c("trigger", "text", pg_type="varchar(20)", description="schedule|api|manual|event"),
+                _c(
+                    "trigger",
+                    "text",
+                    pg_type="varchar(20)",
+                    description="schedule|api|manual|event",
+                ),
                 _c("started_at", "timestamptz", nullable=False),
                 _c("finished_at", "timestamptz"),
                 _c("duration_ms", "bigint"),
@@ -387,7 +394,9 @@ TABLES: dict[str, Table] = {
             ),
             partition_column=None,
             derived=True,
-            description="Spec §4.1 unified_insights; status active→acknowledged→resolved|dismissed.",
+            description=(
+                "Spec §4.1 unified_insights; status active→acknowledged→resolved|dismissed."
+            ),
         ),
         Table(
             "derived",

@@ -4,8 +4,9 @@ Columns left out are NULL (or a default for NOT NULL ones); ids are generated un
 
 Examples
 --------
->>> d = build_data_dir(tmp, {"users": [{"tenant_id": "t1", "created_at": "2026-01-01"}]})  # doctest: +SKIP
->>> Workbench.open(d, tenant="t1")                                                        # doctest: +SKIP
+>>> rows = {"users": [{"tenant_id": "t1", "created_at": "2026-01-01"}]}
+>>> d = build_data_dir(tmp, rows)  # doctest: +SKIP
+>>> Workbench.open(d, tenant="t1")  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -87,7 +88,9 @@ def _complete(tbl: Table, frame: pd.DataFrame) -> pd.DataFrame:
         elif col.name not in frame:
             frame[col.name] = _DEFAULTS.get(col.name) if not col.nullable else None
         if col.kind == "jsonb":
-            frame[col.name] = [json.dumps(v) if isinstance(v, dict | list) else v for v in frame[col.name]]
+            frame[col.name] = [
+                json.dumps(v) if isinstance(v, dict | list) else v for v in frame[col.name]
+            ]
         if col.kind == "timestamptz":
             frame[col.name] = pd.to_datetime(frame[col.name], utc=True)
         if col.kind in ("uuid", "text", "jsonb"):
@@ -97,12 +100,16 @@ def _complete(tbl: Table, frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _select(tbl: Table) -> str:
-    return "SELECT " + ", ".join(
-        f"CAST(CAST({c.name} AS VARCHAR) AS {c.duckdb_type}) AS {c.name}"
-        if c.kind in ("uuid", "jsonb") or c.kind.startswith("numeric")
-        else f"CAST({c.name} AS {c.duckdb_type}) AS {c.name}"
-        for c in tbl.columns
-    ) + " FROM _rows"
+    return (
+        "SELECT "
+        + ", ".join(
+            f"CAST(CAST({c.name} AS VARCHAR) AS {c.duckdb_type}) AS {c.name}"
+            if c.kind in ("uuid", "jsonb") or c.kind.startswith("numeric")
+            else f"CAST({c.name} AS {c.duckdb_type}) AS {c.name}"
+            for c in tbl.columns
+        )
+        + " FROM _rows"
+    )
 
 
 __all__ = ["build_data_dir", "table"]

@@ -18,8 +18,18 @@ runner = CliRunner()
 
 
 def test_query_csv_and_json_match_the_library(demo_dir: Path) -> None:
-    args = ["query", "daily_user_analytics", "--data", str(demo_dir), "-t", "acme",
-            "-p", "start=2026-09-01", "-p", "end=2026-09-08"]
+    args = [
+        "query",
+        "daily_user_analytics",
+        "--data",
+        str(demo_dir),
+        "-t",
+        "acme",
+        "-p",
+        "start=2026-09-01",
+        "-p",
+        "end=2026-09-08",
+    ]
     csv = runner.invoke(app, [*args, "--format", "csv"])
     assert csv.exit_code == 0, csv.output
     got = pd.read_csv(io.StringIO(csv.stdout))
@@ -34,8 +44,25 @@ def test_query_csv_and_json_match_the_library(demo_dir: Path) -> None:
 
 def test_query_to_parquet_file(demo_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "kpis.parquet"
-    res = runner.invoke(app, ["query", "overview_kpis", "-d", str(demo_dir), "-t", "globex",
-                              "-p", "start=2026-09-01", "-p", "end=2026-10-01", "-f", "parquet", "-o", str(out)])
+    res = runner.invoke(
+        app,
+        [
+            "query",
+            "overview_kpis",
+            "-d",
+            str(demo_dir),
+            "-t",
+            "globex",
+            "-p",
+            "start=2026-09-01",
+            "-p",
+            "end=2026-10-01",
+            "-f",
+            "parquet",
+            "-o",
+            str(out),
+        ],
+    )
     assert res.exit_code == 0, res.output
     assert pd.read_parquet(out)["metric"].iloc[0] == "active_users"
 
@@ -47,7 +74,9 @@ def test_errors_are_one_line_without_traceback(demo_dir: Path) -> None:
     assert "Traceback" not in res.output
     res = runner.invoke(app, ["query", "overview_kpis", "-d", str(demo_dir), "-t", "zzz"])
     assert res.exit_code == 1 and "UnknownTenantError" in res.output
-    res = runner.invoke(app, ["query", "overview_kpis", "-d", str(demo_dir), "-t", "acme", "-p", "start"])
+    res = runner.invoke(
+        app, ["query", "overview_kpis", "-d", str(demo_dir), "-t", "acme", "-p", "start"]
+    )
     assert res.exit_code == 1 and "is not key=value" in res.output
 
 
@@ -62,15 +91,33 @@ def test_list_and_info(demo_dir: Path) -> None:
 
 def test_demo_command_as_a_real_process(tmp_path: Path) -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "auterity_lab", "demo", "--data", str(tmp_path), "--tenants", "1",
-         "--days", "14", "--scale", "0.01"],
-        capture_output=True, text=True, timeout=300, check=False,
+        [
+            sys.executable,
+            "-m",
+            "auterity_lab",
+            "demo",
+            "--data",
+            str(tmp_path),
+            "--tenants",
+            "1",
+            "--days",
+            "14",
+            "--scale",
+            "0.01",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     assert proc.returncode == 0, proc.stderr
     assert "rows/s" in proc.stderr
     assert (tmp_path / "manifest.json").is_file() and (tmp_path / "ground_truth.json").is_file()
     bad = subprocess.run(
         [sys.executable, "-m", "auterity_lab", "demo", "--data", str(tmp_path), "--days", "3"],
-        capture_output=True, text=True, timeout=120, check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert bad.returncode == 1 and "days" in bad.stderr and "Traceback" not in bad.stderr

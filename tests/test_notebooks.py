@@ -69,12 +69,19 @@ def test_notebook_executes(
 
 @pytest.mark.notebook
 def test_overview_report_html_has_charts_and_numbers(demo_dir: Path, tmp_path: Path) -> None:
-    params = {"data_dir": str(demo_dir), "tenant": "initech", "start": "2026-09-01", "end": "2026-10-01"}
+    params = {
+        "data_dir": str(demo_dir),
+        "tenant": "initech",
+        "start": "2026-09-01",
+        "end": "2026-10-01",
+    }
     run = run_report("overview", params, tmp_path)
     html = run.html.read_text()
     assert html.count('class="plotly-graph-div"') >= 2  # KPI cards and trends, embedded
     assert "Plotly.newPlot" in html
-    assert not re.search(r"<script[^>]+src=[\"']https?://", html), "charts must not need the network"
+    assert not re.search(r"<script[^>]+src=[\"']https?://", html), (
+        "charts must not need the network"
+    )
     with Workbench.open(demo_dir, tenant="initech") as wb:
         sessions = overview.headline_kpis(wb, start="2026-09-01", end="2026-10-01")
     n = int(sessions.set_index("metric").loc["sessions", "value"])

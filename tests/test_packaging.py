@@ -18,14 +18,31 @@ def test_wheel_contains_queries_and_notebooks(tmp_path: Path) -> None:
     src = tmp_path / "src"
     top_level_skip = {".venv", ".git", "data", "reports", "benchmarks"}
     shutil.copytree(
-        ROOT, src,
-        ignore=lambda d, names: [n for n in names if (Path(d) == ROOT and n in top_level_skip)
-                                 or n.endswith(".egg-info") or n == "__pycache__"],
+        ROOT,
+        src,
+        ignore=lambda d, names: [
+            n
+            for n in names
+            if (Path(d) == ROOT and n in top_level_skip)
+            or n.endswith(".egg-info")
+            or n == "__pycache__"
+        ],
     )
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-w",
-         str(tmp_path / "dist"), str(src)],
-        check=True, capture_output=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-w",
+            str(tmp_path / "dist"),
+            str(src),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
     )
     (wheel,) = (tmp_path / "dist").glob("*.whl")
     names = zipfile.ZipFile(wheel).namelist()
@@ -37,5 +54,7 @@ def test_wheel_contains_queries_and_notebooks(tmp_path: Path) -> None:
 
 def test_import_layers() -> None:
     exe = Path(sys.executable).with_name("lint-imports")
-    proc = subprocess.run([str(exe)], cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
+    proc = subprocess.run(
+        [str(exe)], cwd=ROOT, capture_output=True, text=True, timeout=120, check=False
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -17,25 +17,52 @@ _CREATE = re.compile(r"CREATE TABLE IF NOT EXISTS (\w+) \((.*?)\n\);", re.S)
 # become timestamptz by DESIGN.md). Written out here, not read from schema.py.
 SPEC_COLUMNS = {
     "user_sessions": {
-        "id": "uuid", "user_id": "uuid", "session_id": "varchar(255)", "start_time": "timestamptz",
-        "end_time": "timestamptz", "duration": "integer", "page_views": "integer", "events": "jsonb",
-        "device_info": "jsonb", "location_info": "jsonb", "created_at": "timestamptz",
+        "id": "uuid",
+        "user_id": "uuid",
+        "session_id": "varchar(255)",
+        "start_time": "timestamptz",
+        "end_time": "timestamptz",
+        "duration": "integer",
+        "page_views": "integer",
+        "events": "jsonb",
+        "device_info": "jsonb",
+        "location_info": "jsonb",
+        "created_at": "timestamptz",
     },
     "prompt_outputs": {
-        "id": "uuid", "prompt_hash": "varchar(64)", "prompt": "text", "output": "text",
-        "model_id": "varchar(100)", "model_version": "varchar(50)", "tokens_used": "integer",
-        "response_time_ms": "integer", "user_rating": "numeric(3,2)", "user_feedback": "text",
+        "id": "uuid",
+        "prompt_hash": "varchar(64)",
+        "prompt": "text",
+        "output": "text",
+        "model_id": "varchar(100)",
+        "model_version": "varchar(50)",
+        "tokens_used": "integer",
+        "response_time_ms": "integer",
+        "user_rating": "numeric(3,2)",
+        "user_feedback": "text",
         "created_at": "timestamptz",
     },
     "system_correlations": {
-        "id": "uuid", "correlation_type": "varchar(50)", "systems": "jsonb",
-        "correlation_value": "numeric(5,4)", "confidence": "numeric(5,4)",
-        "business_value": "numeric(10,2)", "metadata": "jsonb", "calculated_at": "timestamptz",
+        "id": "uuid",
+        "correlation_type": "varchar(50)",
+        "systems": "jsonb",
+        "correlation_value": "numeric(5,4)",
+        "confidence": "numeric(5,4)",
+        "business_value": "numeric(10,2)",
+        "metadata": "jsonb",
+        "calculated_at": "timestamptz",
     },
     "unified_insights": {
-        "id": "uuid", "insight_type": "varchar(50)", "title": "varchar(255)", "description": "text",
-        "severity": "varchar(20)", "affected_systems": "jsonb", "metrics": "jsonb",
-        "recommendations": "jsonb", "status": "varchar(20)", "created_at": "timestamptz",
+        "id": "uuid",
+        "insight_type": "varchar(50)",
+        "title": "varchar(255)",
+        "description": "text",
+        "severity": "varchar(20)",
+        "affected_systems": "jsonb",
+        "metrics": "jsonb",
+        "recommendations": "jsonb",
+        "status": "varchar(20)",
+        "created_at": "timestamptz",
     },
 }
 SPEC_INDEXES = [
@@ -92,7 +119,9 @@ def test_spec_tables_keep_their_columns_and_indexes() -> None:
             assert cols.get(col) == pg_type, f"{name}.{col}"
         assert "tenant_id" in cols
     for index in SPEC_INDEXES:
-        assert index.split(" ON ")[0] in text and index.split(" ON ")[1] in text.replace("\n    ", " ")
+        assert index.split(" ON ")[0] in text and index.split(" ON ")[1] in text.replace(
+            "\n    ", " "
+        )
 
 
 def test_json_copies_point_at_json_columns() -> None:
@@ -106,10 +135,15 @@ def test_json_copies_point_at_json_columns() -> None:
 def test_types_map_consistently() -> None:
     rating = table("prompt_outputs").column("user_rating")
     assert (rating.duckdb_type, rating.postgres_type, rating.arrow_type) == (
-        "DECIMAL(3,2)", "numeric(3,2)", pa.decimal128(3, 2),
+        "DECIMAL(3,2)",
+        "numeric(3,2)",
+        pa.decimal128(3, 2),
     )
     ts = table("users").column("created_at")
-    assert ts.arrow_type == pa.timestamp("us", tz="UTC") and ts.duckdb_type == "TIMESTAMP WITH TIME ZONE"
+    assert (
+        ts.arrow_type == pa.timestamp("us", tz="UTC")
+        and ts.duckdb_type == "TIMESTAMP WITH TIME ZONE"
+    )
     assert table("users").arrow_schema().names == list(table("users").column_names)
 
 

@@ -116,7 +116,9 @@ def single_tenant_dirs(demo_dir: Path, tmp_path_factory: pytest.TempPathFactory)
         for tbl in source_tables():
             files = [str(demo_dir / f.path) for f in manifest.tables[tbl.qualified_name].files]
             write_extract(
-                con, d, tbl,
+                con,
+                d,
+                tbl,
                 "SELECT * EXCLUDE (date) FROM read_parquet($files, hive_partitioning = true) "
                 "WHERE tenant_id = $tenant",
                 {"files": files, "tenant": tenant},
@@ -144,8 +146,12 @@ def _default_params(name: str) -> dict[str, object]:
     return {p.name: _EXAMPLE_PARAMS[p.name] for p in params if p.name in _EXAMPLE_PARAMS}
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(tenant=st.sampled_from(DEMO_TENANTS), table=st.sampled_from([t.name for t in source_tables()]))
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    tenant=st.sampled_from(DEMO_TENANTS), table=st.sampled_from([t.name for t in source_tables()])
+)
 def test_views_show_only_the_tenants_rows(
     demo_dir: Path, single_tenant_dirs: dict[str, Path], tenant: str, table: str
 ) -> None:
@@ -156,7 +162,9 @@ def test_views_show_only_the_tenants_rows(
     expected = _raw(demo_dir, table, tenant)
     assert len(rows) == len(expected)
     with Workbench.open(single_tenant_dirs[tenant], tenant=tenant) as alone:
-        pd.testing.assert_frame_equal(rows, alone.sql(f"SELECT * EXCLUDE (date) FROM {table} ORDER BY id"))
+        pd.testing.assert_frame_equal(
+            rows, alone.sql(f"SELECT * EXCLUDE (date) FROM {table} ORDER BY id")
+        )
 
 
 @pytest.mark.parametrize(
@@ -168,9 +176,10 @@ def test_every_query_sees_only_its_tenant(
 ) -> None:
     """A query over all tenants' extracts equals the same query over that tenant's rows alone."""
     params = _default_params(name)
-    with Workbench.open(demo_dir, tenant=tenant) as wb, Workbench.open(
-        single_tenant_dirs[tenant], tenant=tenant
-    ) as alone:
+    with (
+        Workbench.open(demo_dir, tenant=tenant) as wb,
+        Workbench.open(single_tenant_dirs[tenant], tenant=tenant) as alone,
+    ):
         for bench in (wb, alone):  # the relations some queries read besides the source views
             attach_costs(bench)
             register_targets(bench)

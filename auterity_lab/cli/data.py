@@ -6,8 +6,8 @@ import datetime as dt
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from auterity_lab.cli._common import DataOpt, console, data_dir, refresh_rollups
@@ -25,18 +25,23 @@ def demo(
     days: Annotated[int, typer.Option(help="Days of history.")] = 120,
     scale: Annotated[float, typer.Option(help="1.0 ≈ 100k sessions and 100k AI calls.")] = 1.0,
     seed: Annotated[int, typer.Option(help="Random seed: same seed, same bytes.")] = 7,
-    end: Annotated[str | None, typer.Option(help="Exclusive last day (default 2026-11-01).")] = None,
+    end: Annotated[
+        str | None, typer.Option(help="Exclusive last day (default 2026-11-01).")
+    ] = None,
 ) -> None:
     """Write deterministic synthetic extracts of all three systems (no server needed)."""
-    from auterity_lab.synth import DEMO_END, generate_demo
     from auterity_lab.schema import source_tables
+    from auterity_lab.synth import DEMO_END, generate_demo
 
     target = data_dir(data)
     end_day = dt.date.fromisoformat(end) if end else DEMO_END
     tables = source_tables()
     with Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} tables"),
-        TimeElapsedColumn(), console=console,
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} tables"),
+        TimeElapsedColumn(),
+        console=console,
     ) as progress:
         task = progress.add_task("demo data", total=len(tables))
 
@@ -60,11 +65,17 @@ def info(data: DataOpt = None) -> None:
     manifest = read_manifest(target)
     table = Table(title=f"{target} (fingerprint {manifest.fingerprint()})")
     for col in ("table", "rows", "files", "from", "to", "written"):
-        table.add_column(col, justify="right" if col in ("rows", "files") else "left", overflow="fold")
+        table.add_column(
+            col, justify="right" if col in ("rows", "files") else "left", overflow="fold"
+        )
     for name, entry in sorted(manifest.tables.items()):
         table.add_row(
-            name, f"{entry.rows:,}", str(len(entry.files)), (entry.min_ts or "")[:10],
-            (entry.max_ts or "")[:10], entry.written_at[:10],
+            name,
+            f"{entry.rows:,}",
+            str(len(entry.files)),
+            (entry.min_ts or "")[:10],
+            (entry.max_ts or "")[:10],
+            entry.written_at[:10],
         )
     typer.echo(f"tenants: {', '.join(manifest.tenants)}")
     Console().print(table)

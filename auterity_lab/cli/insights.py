@@ -49,7 +49,14 @@ alerts_app = typer.Typer(
 )
 
 GrainOpt = Annotated[str, typer.Option("--grain", help="Period: day or hour.")]
-AlphaOpt = Annotated[float, typer.Option("--alpha", help="FDR level (BH q-value threshold).")]
+AlphaOpt = Annotated[
+    float,
+    typer.Option(
+        "--alpha",
+        help="The run's level: FDR and the chance of any false discovery are at most alpha, "
+        "split over the families of tests.",
+    ),
+]
 SegmentsOpt = Annotated[
     bool, typer.Option("--segments/--no-segments", help="Also per model, endpoint, workflow step.")
 ]

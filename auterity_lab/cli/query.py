@@ -7,7 +7,13 @@ from typing import Annotated
 import typer
 
 from auterity_lab.cli._common import (
-    DataOpt, FormatOpt, OutOpt, ParamOpt, emit, open_workbench, parse_params,
+    DataOpt,
+    FormatOpt,
+    OutOpt,
+    ParamOpt,
+    emit,
+    open_workbench,
+    parse_params,
 )
 from auterity_lab.queries import list_queries, load_query
 
@@ -23,7 +29,9 @@ def query(
     param: ParamOpt = None,
     fmt: FormatOpt = "table",
     out: OutOpt = None,
-    list_: Annotated[bool, typer.Option("--list", help="List the queries and their parameters.")] = False,
+    list_: Annotated[
+        bool, typer.Option("--list", help="List the queries and their parameters.")
+    ] = False,
 ) -> None:
     """Run queries/NAME.sql for a tenant with -p key=value parameters.
 
