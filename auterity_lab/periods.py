@@ -28,17 +28,31 @@ class DateRange:
     def of(cls, start: Any, end: Any) -> DateRange:
         """Build from dates, datetimes or ISO strings (naive means UTC).
 
+        Both bounds must lie in the supported range of :func:`auterity_lab.queries.coerce`
+        (1900-01-01 .. 2200-01-01), so that :meth:`previous` and every date spine stay valid.
+
         Raises
         ------
         QueryParameterError
-            A bound is missing or not a date, or ``end`` is not after ``start``.
+            A bound is missing, not a date or outside the supported range, or ``end`` is not
+            after ``start``.
+
+        Examples
+        --------
+        >>> DateRange.of("2026-10-08", "2026-10-01")
+        Traceback (most recent call last):
+        ...
+        auterity_lab.errors.QueryParameterError: end (2026-10-01T00:00:00+00:00) must be after \
+start (2026-10-08T00:00:00+00:00)
         """
         if start is None or end is None:
             raise QueryParameterError("both start and end are required")
         lo = coerce(start, "TIMESTAMPTZ", "start")
         hi = coerce(end, "TIMESTAMPTZ", "end")
         if hi <= lo:
-            raise QueryParameterError(f"end ({hi.isoformat()}) must be after start ({lo.isoformat()})")
+            raise QueryParameterError(
+                f"end ({hi.isoformat()}) must be after start ({lo.isoformat()})"
+            )
         return cls(lo, hi)
 
     @property

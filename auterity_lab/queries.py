@@ -22,6 +22,7 @@ Examples
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +39,12 @@ _PARAM_LINE = re.compile(
 _PLACEHOLDER = re.compile(r"(?<![\w$])\$([A-Za-z_][A-Za-z0-9_]*)")
 _STRING_LITERAL = re.compile(r"'(?:[^']|'')*'")
 _COMMENT = re.compile(r"--[^\n]*")
+EARLIEST = dt.datetime(1900, 1, 1, tzinfo=dt.UTC)
+"""Earliest date or time a parameter may hold (inclusive)."""
+LATEST = dt.datetime(2200, 1, 1, tzinfo=dt.UTC)
+"""Latest date or time a parameter may hold (exclusive): pandas and the date spines of the
+queries stay fast and exact well inside it."""
+_INT_MIN, _INT_MAX = -(2**31), 2**31 - 1
 SUPPORTED_TYPES = ("TIMESTAMPTZ", "DATE", "VARCHAR", "VARCHAR[]", "INTEGER", "DOUBLE", "BOOLEAN")
 _MISSING = object()
 
@@ -129,7 +136,19 @@ def load_query(name: str) -> Query:
 
 
 def parse_query(name: str, text: str) -> Query:
-    """Parse a query's header and check that it declares exactly the ``$names`` it uses."""
+    """Parse a query's header and check that it declares exactly the ``$names`` it uses.
+
+    Raises
+    ------
+    QueryParameterError
+        ``name`` or ``text`` is not text, a parameter has an unsupported type, or the header
+        and the SQL disagree on the parameters.
+    """
+    if not isinstance(name, str) or not isinstance(text, str):
+        raise QueryParameterError(
+            f"a query needs a text name and SQL text, not {type(name).__name__} and "
+            f"{type(text).__name__}"
+        )
     purpose = grain = ""
     params: list[Param] = []
     for line in text.splitlines():
@@ -157,7 +176,15 @@ def parse_query(name: str, text: str) -> Query:
 
 
 def placeholders(sql: str) -> set[str]:
-    """Names of ``$name`` placeholders in SQL, ignoring comments and string literals."""
+    """Names of ``$name`` placeholders in SQL, ignoring comments and string literals.
+
+    Examples
+    --------
+    >>> sorted(placeholders("SELECT $a, '$not' FROM t WHERE x = $b -- $nor"))
+    ['a', 'b']
+    """
+    if not isinstance(sql, str):
+        raise QueryParameterError(f"SQL must be text, not {type(sql).__name__}")
     return set(_PLACEHOLDER.findall(_STRING_LITERAL.sub("''", _COMMENT.sub("", sql))))
 
 
@@ -179,7 +206,10 @@ def _parse_default(text: str) -> Any:
 def coerce(value: Any, type_: str, label: str) -> Any:
     """Convert a user value (often a string from the CLI) to the declared type.
 
-    Naive datetimes and dates are taken as UTC.
+    Naive datetimes and dates are taken as UTC. Dates must lie in
+    [:data:`EARLIEST`, :data:`LATEST`), integers fit DuckDB's ``INTEGER`` (32 bits), numbers are
+    finite and text holds no NUL character; anything else raises :class:`QueryParameterError`
+    naming the parameter.
 
     Examples
     --------
@@ -187,24 +217,35 @@ def coerce(value: Any, type_: str, label: str) -> Any:
     '2026-03-01T00:00:00+00:00'
     >>> coerce("3", "INTEGER", "x")
     3
+    >>> coerce("9999-12-31", "DATE", "end")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    auterity_lab.errors.QueryParameterError: parameter end: '9999-12-31' is not a valid DATE ...
     """
     if value is None:
         return None
     try:
-        if type_ == "TIMESTAMPTZ":
-            return to_utc(value)
-        if type_ == "DATE":
-            if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        if type_ in ("TIMESTAMPTZ", "DATE"):
+            is_day = isinstance(value, dt.date) and not isinstance(value, dt.datetime)
+            if type_ == "DATE" and is_day:
+                _check_in_range(dt.datetime(value.year, value.month, value.day, tzinfo=dt.UTC))
                 return value
-            return to_utc(value).date()
+            stamp = _check_in_range(to_utc(value))
+            return stamp if type_ == "TIMESTAMPTZ" else stamp.date()
         if type_ == "INTEGER":
             if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
                 raise ValueError("not an integer")
-            return int(value)
+            number = int(value)
+            if not _INT_MIN <= number <= _INT_MAX:
+                raise ValueError(f"outside the 32-bit integer range [{_INT_MIN}, {_INT_MAX}]")
+            return number
         if type_ == "DOUBLE":
             if isinstance(value, bool):
                 raise ValueError("not a number")
-            return float(value)
+            number = float(value)
+            if not math.isfinite(number):
+                raise ValueError("not a finite number")
+            return number
         if type_ == "BOOLEAN":
             if isinstance(value, bool):
                 return value
@@ -215,25 +256,75 @@ def coerce(value: Any, type_: str, label: str) -> Any:
             raise ValueError("not a boolean")
         if type_ == "VARCHAR[]":
             items = value.split(",") if isinstance(value, str) else list(value)
-            return [str(v).strip() for v in items]
-        if not isinstance(value, str | int | float) or isinstance(value, bool):
-            raise ValueError(f"expected text, got {type(value).__name__}")
-        return str(value)
-    except (TypeError, ValueError) as exc:
-        raise QueryParameterError(f"parameter {label}: {value!r} is not a valid {type_} ({exc})") from exc
+            return [_text(v).strip() for v in items]
+        return _text(value)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise QueryParameterError(
+            f"parameter {label}: {_show(value)} is not a valid {type_} ({exc})"
+        ) from exc
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str | int | float) or isinstance(value, bool):
+        raise ValueError(f"expected text, got {type(value).__name__}")
+    text = str(value)
+    if "\x00" in text:
+        raise ValueError("text holds a NUL character")
+    return text
+
+
+def _check_in_range(value: dt.datetime) -> dt.datetime:
+    if not EARLIEST <= value < LATEST:
+        raise ValueError(
+            f"outside the supported range {EARLIEST.date().isoformat()} .. "
+            f"{LATEST.date().isoformat()}"
+        )
+    return value
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def to_utc(value: Any) -> dt.datetime:
-    """A tz-aware UTC datetime from a datetime, date or ISO string (naive means UTC)."""
+    """A tz-aware UTC datetime from a datetime, date or ISO string (naive means UTC).
+
+    Raises
+    ------
+    QueryParameterError
+        Another type, unparseable text, a missing value (``NaT``) or a time that cannot be
+        expressed in UTC.
+
+    Examples
+    --------
+    >>> to_utc("2026-10-01T02:00:00+02:00").isoformat()
+    '2026-10-01T00:00:00+00:00'
+    """
+    try:
+        return _to_utc(value)
+    except QueryParameterError:
+        raise
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise QueryParameterError(f"{_show(value)} is not a date or time ({exc})") from exc
+
+
+def _to_utc(value: Any) -> dt.datetime:
+    if value != value:  # NaN, NaT
+        raise ValueError("not a point in time")
     if isinstance(value, str):
         value = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     elif isinstance(value, dt.date) and not isinstance(value, dt.datetime):
         value = dt.datetime(value.year, value.month, value.day)
     elif not isinstance(value, dt.datetime):
-        if hasattr(value, "to_pydatetime"):
+        if type(value).__name__ == "datetime64":  # numpy, without importing it
+            value = value.astype("datetime64[us]").item()
+        elif hasattr(value, "to_pydatetime"):
             value = value.to_pydatetime()
         else:
             raise TypeError(f"expected a date or datetime, got {type(value).__name__}")
+        if not isinstance(value, dt.datetime):  # NaT, or a datetime64 out of range
+            raise ValueError("not a point in time")
     if value.tzinfo is None:
         return value.replace(tzinfo=dt.UTC)
     return value.astimezone(dt.UTC)
