@@ -117,16 +117,16 @@ def parse_duration(value: Any) -> int:
     (7200, 90, 129600)
     """
     if isinstance(value, bool):
-        raise ValueError("a duration is a number of seconds or text like '2h'")
+        raise ConfigError("a duration is a number of seconds or text like '2h'")
     if isinstance(value, int | float):
         seconds = float(value)
     else:
         m = _DURATION.match(str(value))
         if not m:
-            raise ValueError(f"{value!r} is not a duration (use seconds or 90s, 15m, 2h, 1d, 1w)")
+            raise ConfigError(f"{value!r} is not a duration (use seconds or 90s, 15m, 2h, 1d, 1w)")
         seconds = float(m[1]) * _UNIT_S[m[2]]
     if seconds < 0 or not math.isfinite(seconds):
-        raise ValueError(f"duration must be >= 0, not {value!r}")
+        raise ConfigError(f"duration must be >= 0, not {value!r}")
     return int(round(seconds))
 
 
@@ -250,11 +250,15 @@ def load_rules(source: str | Path | None = None) -> AlertConfig:
     >>> [r.id for r in config.rules][:2], config.rules[0].duration
     (['ai-error-rate-high', 'ai-response-time-slow'], 7200)
     """
+    if source is not None and not isinstance(source, str | Path):
+        raise AlertRuleError(f"rules source must be a path, not {type(source).__name__}")
     path = Path(source) if source is not None else _default_rules_path()
     try:
         loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
         raise AlertRuleError(f"rules file {path} does not exist") from exc
+    except (OSError, UnicodeDecodeError) as exc:  # a directory, a name too long, binary
+        raise AlertRuleError(f"rules file {path} cannot be read: {exc}") from exc
     except yaml.YAMLError as exc:
         raise AlertRuleError(f"rules file {path} is not valid YAML: {exc}") from exc
     if not isinstance(loaded, dict):
@@ -662,7 +666,7 @@ def alert_history(wb: Workbench, /, *, state: StateStore | None = None) -> pd.Da
         if not sent.empty
         else pd.Series(dtype=object)
     )
-    log["deliveries"] = log["alert_id"].map(summary).fillna("")
+    log["deliveries"] = [summary.get(a, "") for a in log["alert_id"]]
     return (
         log.drop(columns="tenant_id")
         .sort_values("fired_at", ascending=False, kind="stable")

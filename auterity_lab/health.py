@@ -242,12 +242,16 @@ def load_slos(source: SloSource = None) -> HealthSlos:
     label = "mapping"
     if source is None and os.environ.get(SLOS_ENV):
         source = os.environ[SLOS_ENV]
+    if source is not None and not isinstance(source, str | Path | Mapping):
+        raise ConfigError(f"health SLOs must be a path or a mapping, not {type(source).__name__}")
     if isinstance(source, str | Path):
         label = str(source)
         try:
             source = yaml.safe_load(Path(source).read_text(encoding="utf-8")) or {}
         except FileNotFoundError as exc:
             raise ConfigError(f"health SLO file {label} does not exist") from exc
+        except (OSError, UnicodeDecodeError) as exc:  # a directory, a name too long, binary
+            raise ConfigError(f"health SLO file {label} cannot be read: {exc}") from exc
         except yaml.YAMLError as exc:
             raise ConfigError(f"health SLO file {label} is not valid YAML: {exc}") from exc
         if not isinstance(source, Mapping):

@@ -148,6 +148,8 @@ def read_manifest(data_dir: str | Path) -> Manifest:
         )
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(raw, dict) or not isinstance(raw.get("tables"), dict):
+            raise TypeError("the manifest must be an object with a 'tables' object")
         tables = {
             name: TableEntry(
                 **{
@@ -159,13 +161,18 @@ def read_manifest(data_dir: str | Path) -> Manifest:
             )
             for name, entry in raw["tables"].items()
         }
+        for entry in tables.values():
+            for f in entry.files:
+                rel = Path(f.path)
+                if rel.is_absolute() or ".." in rel.parts or rel.parts[:1] != (EXTRACTS_DIR,):
+                    raise ValueError(f"file path {f.path!r} is outside {EXTRACTS_DIR}/")
         return Manifest(
             tables=tables,
             runs=tuple(raw.get("runs", ())),
             source=raw.get("source", {}),
             version=raw["version"],
         )
-    except (json.JSONDecodeError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:  # incl. JSON, UTF-8
         raise ManifestError(f"{path} is not a valid manifest: {exc!r}") from exc
 
 
@@ -257,6 +264,7 @@ def write_extract(
             _Staged(Path(name), int(rows), _stat_ts(stats, tbl.partition_column))
             for name, rows, _size, _footer, stats, _keys in written
         )
+        _check_keys(con, tbl, written)
         with manifest_lock(data_dir):
             return _publish(
                 con,
@@ -273,6 +281,33 @@ def write_extract(
             )
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _check_keys(con: duckdb.DuckDBPyConnection, tbl: Table, written: list[tuple]) -> None:
+    """Refuse NULLs in NOT NULL columns and repeated primary keys before anything is published.
+
+    NULLs come free from the COPY's column statistics; repeated keys take one pass over the key.
+    """
+    required = {c.name for c in tbl.columns if not c.nullable}
+    nulls = sorted(
+        {
+            name.strip('"')
+            for *_, stats, _keys in written
+            for name, col in stats.items()
+            if name.strip('"') in required and int(col.get("null_count") or 0)
+        }
+    )
+    if nulls:
+        raise SchemaError(f"{tbl.qualified_name}: NULL in NOT NULL column {', '.join(nulls)}")
+    if not written:
+        return
+    key = ", ".join(tbl.primary_key)
+    (repeats,) = con.execute(
+        f"SELECT count(*) - count(DISTINCT ({key})) FROM read_parquet($files)",
+        {"files": [str(name) for name, *_ in written]},
+    ).fetchone()
+    if repeats:
+        raise SchemaError(f"{tbl.qualified_name}: {repeats} rows repeat a primary key ({key})")
 
 
 @dataclass(frozen=True, order=True)

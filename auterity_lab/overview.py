@@ -136,6 +136,6 @@ def _run(wb: Workbench, query: str, rng: DateRange) -> pd.DataFrame:
 
 
 def _system(system: str) -> str:
-    if system not in _QUERIES:
+    if not isinstance(system, str) or system not in _QUERIES:
         raise QueryParameterError(f"system must be one of {', '.join(SYSTEMS)}, not {system!r}")
     return system

@@ -135,7 +135,10 @@ def connect(dsn: str | SecretStr, *, autocommit: bool = False) -> psycopg.Connec
 
     raw = _text(dsn)
     try:
-        return psycopg.connect(raw, autocommit=autocommit, connect_timeout=10)
+        # UTF8 even from a SQL_ASCII database, whose text psycopg would otherwise return as bytes
+        return psycopg.connect(
+            raw, autocommit=autocommit, connect_timeout=10, client_encoding="UTF8"
+        )
     except psycopg.Error as exc:
         message = redact(str(exc).strip(), [raw])
         raise ConfigError(f"cannot connect to {describe_dsn(raw)}: {message}") from None

@@ -65,6 +65,7 @@ from auterity_lab.cache import (
 from auterity_lab.config import Settings, load_settings
 from auterity_lab.errors import (
     AccessDeniedError,
+    ConfigError,
     DataNotFoundError,
     ManifestError,
     QueryError,
@@ -239,14 +240,38 @@ class Workbench:
         ...
         auterity_lab.errors.DataNotFoundError: data directory /nonexistent does not exist; ...
         """
+        if settings is not None and not isinstance(settings, Settings):
+            raise ConfigError(f"settings must be a Settings, not {type(settings).__name__}")
+        if data_dir is not None and not isinstance(data_dir, str | os.PathLike):
+            raise DataNotFoundError(f"{data_dir!r} is not a data directory path")
         settings = settings or load_settings()
         path = Path(data_dir) if data_dir is not None else settings.data_dir
         context = context if context is not None else current_context()
         if context is not None:
             _check_access(context, tenant, audit_log_for(settings, path, context))
-        manifest = read_manifest(path)
         if not isinstance(tenant, str) or not _TENANT.fullmatch(tenant):
             raise UnknownTenantError(f"{tenant!r} is not a valid tenant id")
+        manifest = read_manifest(path)
+        for _ in range(2):  # an extract may publish (and delete old files) as we open
+            try:
+                return cls._open_manifest(path, tenant, manifest, settings, strict, context)
+            except (ManifestError, DataNotFoundError):
+                fresh = read_manifest(path)
+                if fresh.fingerprint() == manifest.fingerprint():
+                    raise
+                manifest = fresh
+        return cls._open_manifest(path, tenant, manifest, settings, strict, context)
+
+    @classmethod
+    def _open_manifest(
+        cls,
+        path: Path,
+        tenant: str,
+        manifest: Manifest,
+        settings: Settings,
+        strict: bool,
+        context: SecurityContext | None,
+    ) -> Workbench:
         if tenant not in manifest.tenants:
             raise UnknownTenantError(
                 f"tenant {tenant!r} has no data in {path}; known tenants: "
@@ -292,6 +317,17 @@ class Workbench:
             f"CREATE OR REPLACE VIEW {tbl.name} AS SELECT {columns} FROM ({body}) "
             f"WHERE tenant_id = '{self.tenant}'"
         )
+
+    def _refresh(self) -> bool:
+        """Re-read the manifest; when a publish moved it on, point the views at the new files."""
+        fresh = read_manifest(self.data_dir)
+        if fresh.fingerprint() == self.manifest.fingerprint():
+            return False
+        self.manifest = fresh
+        for tbl in source_tables():
+            if tbl.qualified_name not in self.unavailable:
+                self._con.execute(self._view_sql(tbl, fresh.tables.get(tbl.qualified_name)))
+        return True
 
     def _lock_down(self) -> None:
         """No file but the extracts, no extensions, no replacement scans, settings frozen."""
@@ -559,10 +595,24 @@ class Workbench:
             if hit is not None:
                 return _to_frame(hit, frame)
         with self._connection(label):
-            if page:
-                sql, params = page_sql(self._con, sql, params), params | page
-            table = run_limited(self._con, sql, params, self._limits, label=label,
-                                tenant=self.tenant)
+            paged, bound = (page_sql(self._con, sql, params), params | page) if page else (
+                sql, params
+            )
+            try:
+                table = run_limited(
+                    self._con, paged, bound, self._limits, label=label, tenant=self.tenant
+                )
+            except QueryError as exc:
+                # an extract published and deleted the files this workbench's views name
+                vanished = any(m in str(exc) for m in ("No files found", "No such file"))
+                if not vanished or not self._refresh():
+                    raise
+                table = None
+        if table is None:  # the views now show the new complete state: run it again
+            return self._run(
+                sql, params, frame, label=label, name=name, kind=kind, limit=limit,
+                offset=offset, use_cache=use_cache,
+            )
         if cache is not None and key is not None:
             table = cache.put(key, self.tenant, name, table, ttl=cache.ttl(kind))
         elif cache is not None:
@@ -699,7 +749,7 @@ class Workbench:
             self._views[name] = select_sql
 
     def _check_free_name(self, name: str) -> None:
-        if not re.fullmatch(r"[a-z][a-z0-9_]{0,62}", name or ""):
+        if not isinstance(name, str) or not re.fullmatch(r"[a-z][a-z0-9_]{0,62}", name):
             raise QueryParameterError(
                 f"{name!r} is not a valid relation name (lowercase, digits, _)"
             )

@@ -146,11 +146,6 @@ def test_two_extracts_at_once_one_runs_and_the_result_is_complete(
     assert _check_consistent(data) == _source_counts(source, names)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="warehouse.py: a workbench opened before or during a publish reads deleted files "
-    "(F4 in /work/prompts/hardening_findings.md)",
-)
 def test_readers_see_old_or_new_complete_state_while_an_extract_publishes(
     source: str, tmp_path: Path
 ) -> None:
@@ -223,11 +218,6 @@ def test_readers_see_old_or_new_complete_state_while_an_extract_publishes(
     assert _check_consistent(data)["events"] == states[-1]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="warehouse.py: a workbench opened before or during a publish reads deleted files "
-    "(F4 in /work/prompts/hardening_findings.md)",
-)
 def test_a_workbench_opened_before_an_extract_still_answers(source: str, tmp_path: Path) -> None:
     """A long-lived reader (a dashboard) keeps working across a publish: old or new state."""
     data = tmp_path / "data"

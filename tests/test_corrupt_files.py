@@ -239,23 +239,13 @@ MANIFEST_DAMAGE: dict[str, bytes | Callable[[dict], dict]] = {
 }
 
 
-MANIFEST_BUGS = {
-    "not_utf8": "manifest.py: read_manifest lets UnicodeDecodeError out (F1)",
-    "tables_is_a_list": "manifest.py: read_manifest lets AttributeError out (F1)",
-    "file_outside_the_data_dir": "manifest.py: read_manifest accepts absolute file paths (F1)",
-}
 
 
 @pytest.mark.usefixtures("corpus_summary")
 @pytest.mark.parametrize(
     "case",
     [
-        pytest.param(
-            c,
-            marks=[pytest.mark.xfail(strict=True, reason=MANIFEST_BUGS[c])]
-            if c in MANIFEST_BUGS
-            else [],
-        )
+        pytest.param(c)
         for c in sorted(MANIFEST_DAMAGE)
     ],
 )
@@ -315,14 +305,7 @@ BAD_ROWS = {
 @pytest.mark.parametrize(
     "case",
     [
-        pytest.param(
-            c,
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="manifest.py: write_extract publishes NULL keys and duplicate primary "
-                "keys (fix in /work/prompts/hardening_findings.md, F2)",
-            ),
-        )
+        pytest.param(c)
         for c in sorted(BAD_ROWS)
     ],
 )

@@ -139,11 +139,6 @@ def test_bad_source_fails_the_table_and_keeps_the_previous_extract(case: str, go
         assert _entry(data) == before_entry
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="manifest.py: a NULL tenant_id makes extract() raise TypeError from Manifest.tenants; "
-    "NULL keys are published (F2 in /work/prompts/hardening_findings.md)",
-)
 def test_null_tenant_or_timestamp_in_the_source_fails_the_table(good: tuple) -> None:
     """NOT NULL dropped in the source: rows no tenant could see, or with no day to live in."""
     dsn, data = good
@@ -185,11 +180,6 @@ def test_future_dated_rows_are_kept_and_do_not_hide_later_rows(good: tuple) -> N
     assert {future, late} <= ids
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sources.py: psycopg returns bytes from a SQL_ASCII database, so every column is "
-    "reported missing (F3 in /work/prompts/hardening_findings.md)",
-)
 def test_non_utf8_text_in_a_sql_ascii_source(pg_server: PgServer, tmp_path: Path) -> None:
     """Bytes that are not UTF-8 (a SQL_ASCII database accepts anything) fail that table with a
     clear error; the previous extract stays, the other tables are extracted."""
@@ -221,8 +211,9 @@ def test_non_utf8_text_in_a_sql_ascii_source(pg_server: PgServer, tmp_path: Path
         settings=Settings(postgres_dsn=dsn),
         policy=Policy.disabled(),
     )
-    bad, fine = run.tables
-    assert bad.status == "failed" and "prompt_outputs" in bad.table, bad
+    by_table = {t.table: t for t in run.tables}
+    bad, fine = by_table["neuroweaver.prompt_outputs"], by_table["auterity.events"]
+    assert bad.status == "failed", bad
     assert "UTF-8" in bad.error or "utf" in bad.error.lower() or "encod" in bad.error.lower()
     assert fine.status == "ok" and fine.rows == 1
     assert _entry(data, "neuroweaver.prompt_outputs") == before_entry

@@ -392,9 +392,6 @@ def fuzz_wb(fuzz_dir: Path) -> Iterator[Workbench]:
 
 # Known bugs in modules owned by other engineers: name → "module: what".
 KNOWN: dict[str, str] = {
-    "alerts.load_rules": "alerts.py: load_rules(source=0) raises TypeError (F7)",
-    "alerts.parse_duration": "alerts.py: parse_duration raises a plain ValueError (F7)",
-    "health.load_slos": "health.py: load_slos(source=object()) raises AttributeError (F7)",
     "insights.family_levels": "insights.py: family_levels(kinds=[1.0]) raises KeyError (F7)",
     "insights.running_level": "insights.py: running_level warns All-NaN slice (F7)",
     "insights.tail_pvalues": "insights.py: tail_pvalues(z=0) raises TypeError (F7)",
@@ -408,21 +405,7 @@ KNOWN: dict[str, str] = {
     "(F7)",
     "stats.calibrated_tail_scale": "stats.py: calibrated_tail_scale(quantiles='text') raises "
     "ValueError from float() (F7)",
-    "ml.assign_variants": "ml/experiments.py: assign_variants(user_ids=0) raises TypeError (F7)",
-    "ml.attach_costs": "ml/cost.py: attach_costs(prices=0) raises TypeError (F7)",
-    "ml.define_experiment": "ml/experiments.py: define_experiment(variants='text') raises "
-    "ValueError from unpacking (F7)",
-    "ml.load_experiment": "ml/experiments.py: load_experiment(key=[]) raises pandas ValueError "
-    "(F7)",
-    "ml.load_prices": "ml/cost.py: load_prices(source=0) raises TypeError (F7)",
-    "ml.prices_in_force": "ml/cost.py: prices_in_force(prices=<Timestamp>) raises TypeError (F7)",
     "stats.correlate": "stats.py: correlate(systems=<Timestamp>) raises TypeError (F7)",
-    "workflow.load_sla_config": "workflow/sla.py: load_sla_config(source=0) raises TypeError "
-    "(F7, F8)",
-    "warehouse.Workbench.create_view": "warehouse.py: a non-text view name raises TypeError (F9)",
-    "warehouse.Workbench.register": "warehouse.py: a non-text relation name raises TypeError (F9)",
-    "warehouse.Workbench.open": "warehouse.py: open(data_dir=<a date>) raises TypeError, "
-    "open(settings='x') AttributeError (F9)",
 }
 SLOW = {
     # long-running even with good arguments: fewer examples

@@ -68,16 +68,8 @@ ARGUMENTS = {
 # Known bugs in modules owned by other engineers: command → "module: what" (see
 # /work/prompts/hardening_findings.md for each fix).
 KNOWN = {
-    "alerts history": "alerts.py: alert_history fills a float column with '' (Pandas4Warning, "
-    "an error under the suite's filterwarnings) (F10)",
     "correlations": "stats.py: correlations over a short range raises pandas' ValueError "
     "'No objects to concatenate' (F11)",
-    "health": "health.py: load_slos lets OSError out for an unusable --slos path (F8)",
-    "insights list": "insights.py: list_insights raises pandas TypeError on datetime64 any() (F12)",
-    "insights scan": "insights.py: scan raises pandas TypeError on datetime64 any() (F12)",
-    "ml assign": "cli/ml.py: a missing --users-file raises FileNotFoundError (F13)",
-    "workflow sla": "workflow/sla.py: load_sla_config lets IsADirectoryError out for "
-    "--targets '' (F8)",
 }
 EXAMPLES = int(os.environ.get("FUZZ_CLI_EXAMPLES", 3))  # raise for a deeper run
 

@@ -81,7 +81,7 @@ def _out(frame: pd.DataFrame, fmt: str, out: Path | None, title: str) -> None:
     if fmt != "json":
         frame = frame.copy()
         for col in frame.columns:
-            if frame[col].map(lambda v: isinstance(v, list | dict | tuple)).any():
+            if any(isinstance(v, list | dict | tuple) for v in frame[col]):
                 frame[col] = frame[col].map(
                     lambda v: (
                         json.dumps(v, default=str) if isinstance(v, list | dict | tuple) else v

@@ -575,7 +575,12 @@ def assign(
         list[str] | None,
         typer.Option("--variant", help="name=percent, in bucket order; repeatable."),
     ] = None,
-    users_file: Annotated[Path | None, typer.Option(help="File with one user id a line.")] = None,
+    users_file: Annotated[
+        Path | None,
+        typer.Option(
+            help="File with one user id a line.", exists=True, dir_okay=False, readable=True
+        ),
+    ] = None,
     fmt: FormatOpt = "table",
     out: OutOpt = None,
 ) -> None:

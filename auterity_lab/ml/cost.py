@@ -104,6 +104,8 @@ def load_prices(source: str | Path | None = None) -> pd.DataFrame:
         loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
         raise ConfigError(f"price table {path} does not exist") from exc
+    except (OSError, UnicodeDecodeError) as exc:  # a directory, a name too long, binary
+        raise ConfigError(f"price table {path} cannot be read: {exc}") from exc
     except yaml.YAMLError as exc:
         raise ConfigError(f"price table {path} is not valid YAML: {exc}") from exc
     try:
@@ -115,6 +117,10 @@ def load_prices(source: str | Path | None = None) -> pd.DataFrame:
 
 def _price_path(source: str | Path | None) -> Path:
     if source is not None:
+        if not isinstance(source, str | Path):
+            raise ConfigError(
+                f"prices must be a path or a price frame, not {type(source).__name__}"
+            )
         return Path(source)
     if env := os.environ.get(PRICES_ENV):
         return Path(env)

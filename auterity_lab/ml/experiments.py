@@ -153,7 +153,7 @@ def define_experiment(
     """
     if not isinstance(key, str) or not key.strip():
         raise QueryParameterError(f"experiment key must be a non-empty string, not {key!r}")
-    pairs = list(variants.items()) if isinstance(variants, Mapping) else list(variants)
+    pairs = list(variants.items()) if isinstance(variants, Mapping) else _pairs(key, variants)
     names = [str(n) for n, _ in pairs]
     if len(pairs) < 2:
         raise QueryParameterError(f"experiment {key!r} needs at least two variants")
@@ -179,6 +179,17 @@ def define_experiment(
     return Experiment(key, tuple(out), control)
 
 
+def _pairs(key: str, variants: Any) -> list[tuple[Any, Any]]:
+    bad = isinstance(variants, str | bytes) or not isinstance(variants, Iterable)
+    pairs = [] if bad else list(variants)
+    if bad or not all(isinstance(p, tuple | list) and len(p) == 2 for p in pairs):
+        raise QueryParameterError(
+            f"experiment {key!r}: variants must be a mapping or (name, allocation) pairs, "
+            f"not {variants!r}"
+        )
+    return pairs
+
+
 def assign_variants(experiment: Experiment, user_ids: Iterable[Any]) -> pd.DataFrame:
     """Deterministic assignment of users to the experiment's variants.
 
@@ -193,6 +204,8 @@ def assign_variants(experiment: Experiment, user_ids: Iterable[Any]) -> pd.DataF
     >>> assign_variants(exp, ["u1", "u3"]).to_dict("list")
     {'user_id': ['u1', 'u3'], 'bucket': [7800, 3100], 'variant': ['treatment', 'control']}
     """
+    if isinstance(user_ids, str | bytes) or not isinstance(user_ids, Iterable):
+        raise QueryParameterError(f"user_ids must be a list of user ids, not {user_ids!r}")
     ids = list(user_ids)
     variant = experiment.assign(ids)
     return pd.DataFrame(
@@ -230,6 +243,8 @@ def load_experiment(wb: Workbench, /, *, key: str) -> Experiment:
 
 
 def _experiment_row(wb: Workbench, key: str) -> pd.Series:
+    if not isinstance(key, str):
+        raise QueryParameterError(f"experiment key must be text, not {key!r}")
     found = list_experiments(wb)
     rows = found[found["experiment_key"] == key]
     if rows.empty:

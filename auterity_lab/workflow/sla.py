@@ -109,6 +109,8 @@ def load_sla_config(source: SlaSource = None) -> SlaConfig:
             raw = yaml.safe_load(path.read_text(encoding="utf-8"))
         except FileNotFoundError as exc:
             raise ConfigError(f"SLA file {path} does not exist") from exc
+        except (OSError, UnicodeDecodeError) as exc:  # a directory, a name too long, binary
+            raise ConfigError(f"SLA file {path} cannot be read: {exc}") from exc
         except yaml.YAMLError as exc:
             raise ConfigError(f"SLA file {path} is not valid YAML: {exc}") from exc
     try:
@@ -231,6 +233,8 @@ def _bound(
 
 def _sla_path(source: str | Path | None) -> Path:
     if source is not None:
+        if not isinstance(source, str | Path):
+            raise ConfigError(f"SLA source must be a path or a mapping, not {type(source).__name__}")
         return Path(source)
     if env := os.environ.get(SLA_ENV):
         return Path(env)
