@@ -234,7 +234,8 @@ def _bound(
 def _sla_path(source: str | Path | None) -> Path:
     if source is not None:
         if not isinstance(source, str | Path):
-            raise ConfigError(f"SLA source must be a path or a mapping, not {type(source).__name__}")
+            kind = type(source).__name__
+            raise ConfigError(f"SLA source must be a path or a mapping, not {kind}")
         return Path(source)
     if env := os.environ.get(SLA_ENV):
         return Path(env)
