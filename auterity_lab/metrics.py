@@ -639,7 +639,15 @@ def series_name(metric_names: Any, segments: Any) -> list[str]:
     >>> series_name(["ai_p95_latency", "sessions"], ["gpt-4o", ""])
     ['ai_p95_latency[gpt-4o]', 'sessions']
     """
-    return [f"{m}[{s}]" if s else str(m) for m, s in zip(metric_names, segments, strict=True)]
+    try:
+        names, segs = list(metric_names), list(segments)
+    except TypeError as exc:
+        raise QueryParameterError(f"series_name takes two lists: {exc}") from None
+    if len(names) != len(segs):
+        raise QueryParameterError(
+            f"series_name needs one segment per metric: {len(names)} metrics, {len(segs)} segments"
+        )
+    return [f"{m}[{s}]" if s else str(m) for m, s in zip(names, segs, strict=True)]
 
 
 def split_series_name(name: str) -> tuple[str, str]:
@@ -650,6 +658,8 @@ def split_series_name(name: str) -> tuple[str, str]:
     >>> split_series_name("sessions")
     ('sessions', '')
     """
+    if not isinstance(name, str):
+        raise QueryParameterError(f"a series name is text, not {name!r}")
     if name.endswith("]") and "[" in name:
         base, _, segment = name[:-1].partition("[")
         return base, segment

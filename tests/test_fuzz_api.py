@@ -395,14 +395,10 @@ KNOWN: dict[str, str] = {
     "insights.family_levels": "insights.py: family_levels(kinds=[1.0]) raises KeyError (F7)",
     "insights.running_level": "insights.py: running_level warns All-NaN slice (F7)",
     "insights.tail_pvalues": "insights.py: tail_pvalues(z=0) raises TypeError (F7)",
-    "metrics.series_name": "metrics.py: series_name with lists of unequal length raises "
-    "ValueError from zip (F7)",
     "stats.correlation_pvalues": "stats.py: correlation_pvalues(r=[]) raises IndexError (F7)",
     "stats.granger_pvalues": "stats.py: granger_pvalues with x and y of different lengths "
     "raises a numpy broadcasting ValueError (F7)",
     "stats.theil_sen": "stats.py: theil_sen(values=0) raises TypeError (F7)",
-    "metrics.split_series_name": "metrics.py: split_series_name(name=0) raises AttributeError "
-    "(F7)",
     "stats.calibrated_tail_scale": "stats.py: calibrated_tail_scale(quantiles='text') raises "
     "ValueError from float() (F7)",
     "stats.correlate": "stats.py: correlate(systems=<Timestamp>) raises TypeError (F7)",
