@@ -50,7 +50,7 @@ def to_bytes(frame: pd.DataFrame, fmt: str) -> bytes:
 def _jsonable(frame: pd.DataFrame) -> pd.DataFrame:
     """UUID and Decimal values become strings and floats (pandas' JSON writer knows neither)."""
     out = frame.copy()
-    for col in out.select_dtypes(include="object").columns:
+    for col in [c for c in out.columns if out[c].dtype.kind == "O"]:
         sample = out[col].dropna()
         if sample.empty:
             continue

@@ -80,8 +80,12 @@ false-discovery rate of at most ``a_k`` and, on data without any effect, a chanc
 ``a_k`` of any discovery, so the run's false-discovery rate and its chance of any false
 discovery on null data are at most ``Σ a_k = alpha`` (a Bonferroni bound over families, valid
 whatever their dependence). ``q_value`` in the evidence is the family's q-value, and
-``InsightReport.params["family_levels"]`` the level each family was held to. Measured on
-simulated null runs and the demo generator: ``benchmarks/detection_study.py``.
+``InsightReport.params["family_levels"]`` the level each family was held to. The bound needs
+p-values that are valid far into their tail under serial dependence: trend and change-point
+p-values are widened by a parametric AR(1) bootstrap of their statistics
+(:func:`auterity_lab.stats.calibrated_tail_scale`), and correlations use the smaller of
+Bartlett's and a circular-shift effective sample size. Measured on simulated null runs and the
+demo generator: ``benchmarks/detection_study.py``.
 
 Examples
 --------

@@ -23,16 +23,17 @@ B. **The whole engine on null data** (``--null-seeds``, default 200): metric ser
    false-discovery proportion) with its Clopper–Pearson 95 % interval, per family, and the
    share of null p-values below 0.05 and 0.01 per family (calibration).
 C. **Planted effects of the demo generator** (``--demo-seeds``, default 50, at each of
-   ``--scales``): for each seed, ``generate_demo(tenants=1, scale=...)`` (the tenant ``acme``;
-   scale 0.05 is the test fixture, about 25 sessions and AI calls a day, 0.25 five times that) and
+   ``--scales``, default 1.0, the demo's own scale, and 0.05): for each seed,
+   ``generate_demo(tenants=1, scale=...)`` (the tenant ``acme``; scale 0.05 is the test
+   fixture, about 25 sessions and AI calls a day, 1.0 twenty times that) and
    :func:`auterity_lab.insights.generate_insights`
    over the whole range; each effect of ``ground_truth.json`` is checked on the right metrics,
    direction, date and lag. ``experiment_null`` counts as found when it is (wrongly) reported.
 
 Run::
 
-    .venv/bin/python benchmarks/detection_study.py                 # everything, ~25 min idle
-    .venv/bin/python benchmarks/detection_study.py --demo-seeds 0  # parts A and B, ~6 min
+    .venv/bin/python benchmarks/detection_study.py --jobs 2        # everything, ~1 h
+    .venv/bin/python benchmarks/detection_study.py --demo-seeds 0  # parts A and B, ~25 min
     .venv/bin/python benchmarks/detection_study.py --jobs 2 --out study.json
 """
 
@@ -661,7 +662,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--null-seeds", type=int, default=200, help="seeds of part B")
     parser.add_argument("--demo-seeds", type=int, default=50, help="seeds of part C (0 skips it)")
     parser.add_argument(
-        "--scales", default="0.05,0.25", help="demo generator scales, comma-separated"
+        "--scales", default="1.0,0.05", help="demo generator scales, comma-separated"
     )
     parser.add_argument("--parts", default="ABC", help="which parts to run (default ABC)")
     parser.add_argument("--jobs", type=int, default=1, help="processes for parts B and C")

@@ -60,7 +60,7 @@ def _ts(day: int, hour: int, minute: int = 0) -> str:
 
 
 def _hand_dir(path: Path) -> Path:
-    u1, u2, u3 = (str(uuid.UUID(int=i)) for i in (1, 2, 3))
+    u1, u2, u3, u4 = (str(uuid.UUID(int=i)) for i in (1, 2, 3, 4))
     return build_data_dir(
         path,
         {
@@ -68,7 +68,7 @@ def _hand_dir(path: Path) -> Path:
                 {"id": u1, "tenant_id": "t1", "created_at": _ts(1, 8)},
                 {"id": u2, "tenant_id": "t1", "created_at": _ts(1, 9)},
                 {"id": u3, "tenant_id": "t1", "created_at": _ts(2, 9)},
-                {"tenant_id": "t2", "created_at": _ts(1, 9)},
+                {"id": u4, "tenant_id": "t2", "created_at": _ts(1, 9)},
             ],
             "user_sessions": [
                 {
@@ -117,6 +117,7 @@ def _hand_dir(path: Path) -> Path:
                         "response_time_ms": ms,
                         "tokens_used": 10,
                         "user_rating": rating,
+                        "status": "success",
                         "created_at": _ts(1, 10, i),
                     }
                     for i, (ms, rating) in enumerate([(100, 4), (200, 5), (300, None), (400, None)])
@@ -134,6 +135,7 @@ def _hand_dir(path: Path) -> Path:
                     "model_id": "m1",
                     "response_time_ms": 500,
                     "tokens_used": 10,
+                    "status": "success",
                     "created_at": _ts(3, 9),
                 },
             ],
@@ -168,6 +170,7 @@ def _hand_dir(path: Path) -> Path:
                     "run_id": RUN_1,
                     "step_name": "a",
                     "duration_ms": 400,
+                    "status": "success",
                     "started_at": _ts(1, 10),
                 },
                 {
@@ -175,6 +178,7 @@ def _hand_dir(path: Path) -> Path:
                     "run_id": RUN_1,
                     "step_name": "b",
                     "duration_ms": 600,
+                    "status": "success",
                     "started_at": _ts(1, 10, 1),
                 },
                 {

@@ -205,6 +205,74 @@ def test_trend_and_shift_pvalues_are_not_anti_conservative_on_ar1_noise() -> Non
         assert np.mean(np.array(p) < 0.05) < 0.05 + 3 * math.sqrt(0.05 * 0.95 / 400)
 
 
+def test_calibrated_tail_scale_hand_made() -> None:
+    qs = np.array([0.95, 0.99, 0.995])
+    grid = (np.arange(20000) + 0.5) / 20000
+
+    def isf(p: np.ndarray) -> np.ndarray:
+        return sps.norm.isf(p / 2)
+
+    exact = isf(grid)  # a sample whose quantiles are the asymptotic ones (|z| of a normal)
+    assert stats.calibrated_tail_scale(exact, isf, qs) == pytest.approx(1.0, abs=1e-3)
+    assert stats.calibrated_tail_scale(1.5 * exact, isf, qs) == pytest.approx(1.5, abs=2e-3)
+    heavier = np.where(exact > 2.5, 2 * exact, exact)  # only the far tail is wider
+    assert stats.calibrated_tail_scale(heavier, isf, qs) == pytest.approx(
+        2 * np.quantile(exact, 0.995) / isf(0.005), abs=1e-2
+    )
+    assert stats.calibrated_tail_scale(0.5 * exact, isf, qs) == 1.0  # it only ever widens
+    assert stats.calibrated_tail_scale(exact[:50], isf, qs) == 1.0  # too few to say
+
+
+def test_cusum_statistic_matches_a_direct_computation() -> None:
+    rng = np.random.default_rng(11)
+    y = np.r_[rng.normal(0, 1, 25), rng.normal(1.5, 1, 15)] + 0.4 * _ar1(rng, 40, 0.5)
+    n, m = len(y), 7
+    sse = {k: ((y[:k] - y[:k].mean()) ** 2).sum() + ((y[k:] - y[k:].mean()) ** 2).sum()
+           for k in range(m, n - m + 1)}  # fmt: skip
+    k = min(sse, key=sse.__getitem__)
+    resid = np.r_[y[:k] - y[:k].mean(), y[k:] - y[k:].mean()]
+    rho = (resid[:-1] * resid[1:]).sum() / (resid**2).sum()  # resid has mean 0
+    rho = min(max(rho + 3 * (1 + 3 * rho) / n, 0.0), 0.95)
+    innovations = resid[1:] - rho * resid[:-1]
+    sigma = math.sqrt((innovations**2).sum() / (n - 4)) / (1 - rho)
+    stat = max(abs(sum(y[:i] - y.mean())) for i in range(1, n + 1)) / (sigma * math.sqrt(n))
+    raw = stats.cusum_change_point(y, min_segment=m, calibrate=False)
+    assert raw is not None and raw.index == k
+    assert raw.statistic == pytest.approx(stat) and raw.p_value == pytest.approx(
+        sps.kstwobign.sf(stat)
+    )
+    calibrated = stats.cusum_change_point(y, min_segment=m)
+    assert calibrated is not None and calibrated.statistic == raw.statistic
+    assert calibrated.p_value >= raw.p_value  # the bootstrap only ever widens the null
+    assert stats.cusum_change_point(y, min_segment=m) == calibrated  # seeded: reproducible
+
+
+def test_far_tail_of_trend_and_shift_pvalues_on_strongly_autocorrelated_noise() -> None:
+    """phi = 0.7, where the uncalibrated CUSUM put 0.5 % of null p-values below 0.001: the
+    calibrated p-values are not stochastically smaller than uniform, and the share below 0.01
+    is within three standard errors of 1 %."""
+    rng = np.random.default_rng(12)
+    series = [_ar1(rng, 120, 0.7) for _ in range(300)]
+    cusum = np.array([stats.cusum_change_point(y).p_value for y in series])  # type: ignore[union-attr]
+    mk = np.array([stats.mann_kendall(y).p_value for y in series])
+    for p in (cusum, mk):
+        assert sps.kstest(p, "uniform", alternative="greater").pvalue > 0.01
+        assert np.mean(p < 0.01) <= 0.01 + 3 * math.sqrt(0.01 * 0.99 / 300)
+    raw = np.array([stats.mann_kendall(y, calibrate=False).p_value for y in series])
+    assert np.all(mk >= raw - 1e-12)
+
+
+def test_circular_shift_effective_size() -> None:
+    """Averaged over pairs: about n for white noise, about Bartlett's n (1 - φ²) / (1 + φ²) for
+    two independent AR(1) series with the same φ."""
+    rng = np.random.default_rng(13)
+    white = [stats._shift_n_eff(rng.normal(size=120), rng.normal(size=120), 7) for _ in range(30)]
+    assert np.mean([w[0] for w in white]) == pytest.approx(120, rel=0.2)
+    ar = [stats._shift_n_eff(_ar1(rng, 120, 0.7), _ar1(rng, 120, 0.7), 7) for _ in range(30)]
+    assert np.mean([a[0] for a in ar]) == pytest.approx(120 * 0.51 / 1.49, rel=0.3)
+    assert np.mean([a[1] for a in ar]) == pytest.approx(120 * 0.51 / 1.49, rel=0.35)
+
+
 def test_lag_convention_hand_made() -> None:
     rng = np.random.default_rng(0)
     x = rng.normal(size=80)
