@@ -1066,7 +1066,7 @@ def cached(kind: str, *, tables: Sequence[str]) -> Callable[[F], F]:
                 code_version(),
                 canon,
                 wb.tenant,
-                tables_fingerprint(wb.manifest, sorted(declared)),
+                tables_fingerprint(wb.current_manifest(), sorted(declared)),
             ]
 
             def key_for(state: dict[str, str]) -> str:

@@ -81,7 +81,13 @@ from auterity_lab.limits import (
     page_sql,
     run_limited,
 )
-from auterity_lab.manifest import Manifest, TableEntry, empty_select, read_manifest
+from auterity_lab.manifest import (
+    Manifest,
+    TableEntry,
+    empty_select,
+    manifest_path,
+    read_manifest,
+)
 from auterity_lab.queries import coerce, load_query, placeholders
 from auterity_lab.schema import PARTITION_FIELD, Table, source_tables
 from auterity_lab.security import (
@@ -152,6 +158,7 @@ class Workbench:
             else _mask_salt(settings, data_dir, tenant)
         )
         self.manifest = manifest
+        self._manifest_stamp = _stamp(data_dir)
         self.settings = settings
         self.unavailable: dict[str, str] = {}
         self._limits = QueryLimits.from_settings(settings)
@@ -308,18 +315,32 @@ class Workbench:
         columns = "*"
         masked = RAW_TEXT_COLUMNS.get(tbl.name, ()) if self._mask_salt else ()
         if masked:
-            columns = "* REPLACE (" + ", ".join(
-                f"CASE WHEN {c} IS NULL THEN NULL ELSE '[redacted ' || "
-                f"left(sha256('{self._mask_salt}' || {c}), 12) || ']' END AS {c}"
-                for c in masked
-            ) + ")"
+            columns = (
+                "* REPLACE ("
+                + ", ".join(
+                    f"CASE WHEN {c} IS NULL THEN NULL ELSE '[redacted ' || "
+                    f"left(sha256('{self._mask_salt}' || {c}), 12) || ']' END AS {c}"
+                    for c in masked
+                )
+                + ")"
+            )
         return (
             f"CREATE OR REPLACE VIEW {tbl.name} AS SELECT {columns} FROM ({body}) "
             f"WHERE tenant_id = '{self.tenant}'"
         )
 
+    def current_manifest(self) -> Manifest:
+        """The manifest, re-read (and the views re-pointed) if an extract published since the
+        last query: a long-lived workbench (a dashboard) sees new data, and cache keys name it.
+        """
+        if _stamp(self.data_dir) != self._manifest_stamp:
+            with self._connection("re-reading the manifest"):
+                self._refresh()
+        return self.manifest
+
     def _refresh(self) -> bool:
         """Re-read the manifest; when a publish moved it on, point the views at the new files."""
+        self._manifest_stamp = _stamp(self.data_dir)
         fresh = read_manifest(self.data_dir)
         if fresh.fingerprint() == self.manifest.fingerprint():
             return False
@@ -442,8 +463,15 @@ class Workbench:
             )
         bound = {k: _bind_value(k, v) for k, v in params.items()}
         result = self._run(
-            text, bound, frame, label="SQL", name="sql", kind=_SQL_KIND, limit=limit,
-            offset=offset, use_cache=cache,
+            text,
+            bound,
+            frame,
+            label="SQL",
+            name="sql",
+            kind=_SQL_KIND,
+            limit=limit,
+            offset=offset,
+            use_cache=cache,
         )
         if self.context is not None:
             reads_text = self.context.allows("raw_text", "read") and _RAW_TEXT.search(text)
@@ -464,8 +492,15 @@ class Workbench:
             )
         bound = {k: _bind_value(k, v) for k, v in params.items()}
         return self._run(
-            text, bound, "pandas", label="SQL", name="sql", kind=_SQL_KIND, limit=None,
-            offset=None, use_cache=True,
+            text,
+            bound,
+            "pandas",
+            label="SQL",
+            name="sql",
+            kind=_SQL_KIND,
+            limit=None,
+            offset=None,
+            use_cache=True,
         )
 
     def has_relation(self, name: str) -> bool:
@@ -495,8 +530,13 @@ class Workbench:
     ) -> None:
         if self._audit is not None:
             self._audit.record(
-                action, context=self.context, tenant=self.tenant, target=target, rows=rows,
-                outcome=outcome, detail=detail,
+                action,
+                context=self.context,
+                tenant=self.tenant,
+                target=target,
+                rows=rows,
+                outcome=outcome,
+                detail=detail,
             )
 
     def query(
@@ -544,8 +584,15 @@ class Workbench:
         if self.context is not None:
             self._check_query(self.context, name)
         result = self._run(
-            q.sql, q.bind(params), frame, label=f"query {name!r}", name=name,
-            kind=kind_of_query(name), limit=limit, offset=offset, use_cache=cache,
+            q.sql,
+            q.bind(params),
+            frame,
+            label=f"query {name!r}",
+            name=name,
+            kind=kind_of_query(name),
+            limit=limit,
+            offset=offset,
+            use_cache=cache,
         )
         if self.context is not None and name in TEXT_QUERIES and self._mask_salt is None:
             self._log("raw_text.read", f"query {name}", len(result))
@@ -578,6 +625,7 @@ class Workbench:
             raise QueryParameterError(f"frame must be 'pandas' or 'polars', not {frame!r}")
         check_page(limit, offset, self.settings.max_page_size)
         page = {} if limit is None else {PAGE_LIMIT_PARAM: limit, PAGE_OFFSET_PARAM: offset or 0}
+        self.current_manifest()
         tables, tokens = self._resolve_reads(sql)
         self._record(tables if tokens is not None else {"*"})
         cache = self.cache if use_cache else None
@@ -585,8 +633,13 @@ class Workbench:
         if cache is not None and tokens is not None:
             try:
                 key = digest(
-                    "query", name, digest(sql), canonical_params(params | page), self.tenant,
-                    tables_fingerprint(self.manifest, sorted(tables)), canonical_params(tokens),
+                    "query",
+                    name,
+                    digest(sql),
+                    canonical_params(params | page),
+                    self.tenant,
+                    tables_fingerprint(self.manifest, sorted(tables)),
+                    canonical_params(tokens),
                     self._variant(),
                 )
             except TypeError:  # a parameter value with no canonical form
@@ -595,8 +648,8 @@ class Workbench:
             if hit is not None:
                 return _to_frame(hit, frame)
         with self._connection(label):
-            paged, bound = (page_sql(self._con, sql, params), params | page) if page else (
-                sql, params
+            paged, bound = (
+                (page_sql(self._con, sql, params), params | page) if page else (sql, params)
             )
             try:
                 table = run_limited(
@@ -610,8 +663,15 @@ class Workbench:
                 table = None
         if table is None:  # the views now show the new complete state: run it again
             return self._run(
-                sql, params, frame, label=label, name=name, kind=kind, limit=limit,
-                offset=offset, use_cache=use_cache,
+                sql,
+                params,
+                frame,
+                label=label,
+                name=name,
+                kind=kind,
+                limit=limit,
+                offset=offset,
+                use_cache=use_cache,
             )
         if cache is not None and key is not None:
             table = cache.put(key, self.tenant, name, table, ttl=cache.ttl(kind))
@@ -849,3 +909,12 @@ def _to_frame(table: pa.Table, frame: Frame) -> pd.DataFrame | pl.DataFrame:
         # columns, which pandas 3.1 deprecates; the result is unaffected.
         warnings.filterwarnings("ignore", message="The inplace keyword in DataFrame.drop")
         return _converter().from_arrow(table).df()
+
+
+def _stamp(data_dir: Path) -> tuple[int, int, int] | None:
+    """What changes when the manifest is replaced (written to a new file, then renamed)."""
+    try:
+        st = manifest_path(data_dir).stat()
+    except OSError:
+        return None
+    return st.st_ino, st.st_mtime_ns, st.st_size

@@ -492,9 +492,6 @@ def test_the_api_is_enumerated() -> None:
     assert len(API) >= 100
 
 
-@pytest.mark.xfail(
-    strict=True, reason="overview.py: system_daily(system=[]) raises TypeError (F5)"
-)
 def test_overview_system_must_be_a_known_name(fuzz_wb: Workbench) -> None:
     """Found by an earlier fuzz run (other example counts): kept as a plain reproduction."""
     from auterity_lab import overview
