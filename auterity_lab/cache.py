@@ -996,10 +996,12 @@ class CachingWorkbench(Protocol):
     """What :func:`cached` needs of a workbench (``auterity_lab.warehouse.Workbench``)."""
 
     tenant: str
-    manifest: Manifest
+    unavailable: dict[str, str]
 
     @property
     def cache(self) -> ResultCache | None: ...
+
+    def current_manifest(self) -> Manifest: ...
 
     def relation_state(self) -> dict[str, str]: ...
 
@@ -1050,7 +1052,7 @@ def cached(kind: str, *, tables: Sequence[str]) -> Callable[[F], F]:
         @functools.wraps(fn)
         def wrapper(wb: CachingWorkbench, /, *args: Any, **kwargs: Any) -> Any:
             cache = wb.cache
-            if cache is None:
+            if cache is None or declared & wb.unavailable.keys():  # broken tables must raise
                 return fn(wb, *args, **kwargs)
             bound = signature.bind(wb, *args, **kwargs)
             bound.apply_defaults()

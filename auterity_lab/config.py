@@ -7,7 +7,7 @@ Examples
 >>> s = Settings(data_dir="/tmp/demo")
 >>> s.data_dir.name
 'demo'
->>> "secret" in repr(Settings(auterity_dsn="postgresql://u:secret@h/db"))
+>>> "hunter2" in repr(Settings(auterity_dsn="postgresql://u:hunter2@h/db"))
 False
 """
 

@@ -628,7 +628,8 @@ class Workbench:
         self.current_manifest()
         tables, tokens = self._resolve_reads(sql)
         self._record(tables if tokens is not None else {"*"})
-        cache = self.cache if use_cache else None
+        # a table this workbench found broken raises when read: never answer it from the cache
+        cache = self.cache if use_cache and not tables & self.unavailable.keys() else None
         key = None
         if cache is not None and tokens is not None:
             try:

@@ -87,6 +87,10 @@ def _complete(tbl: Table, frame: pd.DataFrame) -> pd.DataFrame:
             ]
         elif col.name not in frame:
             frame[col.name] = _DEFAULTS.get(col.name) if not col.nullable else None
+        elif not col.nullable and col.name in _DEFAULTS:  # rows that left it out get the default
+            frame[col.name] = frame[col.name].astype(object).where(
+                frame[col.name].notna(), _DEFAULTS[col.name]
+            )
         if col.kind == "jsonb":
             frame[col.name] = [
                 json.dumps(v) if isinstance(v, dict | list) else v for v in frame[col.name]
