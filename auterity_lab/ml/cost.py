@@ -224,12 +224,8 @@ def attach_costs(wb: Workbench, /, *, prices: PriceSource = None) -> None:
 
 def ensure_costs(wb: Workbench, prices: PriceSource) -> None:
     """Attach costs unless ``prompt_output_costs`` already exists and no ``prices`` were given."""
-    if prices is not None or not _has_relation(wb, COST_VIEW):
+    if prices is not None or not wb.has_relation(COST_VIEW):
         attach_costs(wb, prices=prices)
-
-
-def _has_relation(wb: Workbench, name: str) -> bool:
-    return wb.has_relation(name)
 
 
 def cost_by_model(
