@@ -101,6 +101,7 @@ import dataclasses
 import datetime as dt
 import json
 import math
+import warnings
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
@@ -109,6 +110,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
+from auterity_lab.arguments import number_in, numbers, whole_number
 from auterity_lab.errors import QueryParameterError
 from auterity_lab.metrics import CATALOG, Metric, metric_series, series_name, transform
 from auterity_lab.periods import DateRange
@@ -406,7 +408,13 @@ def family_levels(alpha: float, kinds: Iterable[str] = KINDS) -> dict[str, float
     >>> {k: round(v, 4) for k, v in family_levels(0.05, ["correlation", "trend"]).items()}
     {'trend_change': 0.0222, 'correlation': 0.0278}
     """
-    families = list(dict.fromkeys(_FAMILY_OF_KIND[k] for k in kinds))
+    chosen = [kinds] if isinstance(kinds, str) else list(kinds)
+    unknown = [repr(k) for k in chosen if not isinstance(k, str) or k not in _FAMILY_OF_KIND]
+    if unknown or not chosen:
+        given = ", ".join(unknown) or "(none given)"
+        raise QueryParameterError(f"unknown insight kind {given}; known: {', '.join(KINDS)}")
+    number_in(alpha, "alpha", 0, 1)
+    families = list(dict.fromkeys(_FAMILY_OF_KIND[k] for k in chosen))
     total = sum(ALPHA_SHARES[f] for f in families)
     return {f: alpha * ALPHA_SHARES[f] / total for f in ALPHA_SHARES if f in families}
 
@@ -503,6 +511,12 @@ def scan_series(
     >>> bool(cp["is_change_point"]), cp["change_at"].day, round(float(cp["relative_change"]), 1)
     (True, 29, 0.5)
     """
+    if not isinstance(series, pd.DataFrame):
+        raise QueryParameterError(f"series must be a DataFrame, not {type(series).__name__}")
+    period = whole_number(period, "period", low=2, high=max(2, len(series)))
+    min_segment = whole_number(min_segment, "min_segment", high=max(1, len(series)))
+    number_in(alpha, "alpha", 0, 1)
+    number_in(trend_share, "trend_share", 0, 1, closed=True)
     cat = CATALOG if catalog is None else catalog
     prepared, skipped = [], []
     for (metric_name, segment), rows in series.groupby(["metric", "segment"], sort=False):
@@ -516,8 +530,6 @@ def scan_series(
             prepared.append(
                 prep | {"series": name, "metric": str(metric_name), "segment": str(segment)}
             )
-    if not 0 < alpha < 1:
-        raise QueryParameterError(f"alpha must be in (0, 1), not {alpha!r}")
     levels = scan_levels(alpha, trend_share=trend_share)
     anomalies = _anomaly_frame(prepared, levels)
     incidents = _incident_frame(anomalies, levels["incident"])
@@ -637,7 +649,10 @@ def running_level(y: Any, *, window: int = 7, split: int | None = None) -> np.nd
     >>> running_level([1.0, 1.0, 9.0, 1.0, 5.0, 5.0, 5.0], window=3, split=4).tolist()
     [1.0, 5.0, 1.0, 9.0, 5.0, 5.0, 5.0]
     """
-    y = np.asarray(y, dtype=float)
+    y = numbers(y, "y")
+    window = whole_number(window, "window", high=max(1, len(y)))
+    if split is not None:
+        split = whole_number(split, "split", low=0, high=len(y))
     half = max(1, window // 2)
     parts = [y] if split is None else [y[:split], y[split:]]
     out = []
@@ -647,7 +662,8 @@ def running_level(y: Any, *, window: int = 7, split: int | None = None) -> np.nd
         for row, k in enumerate([*range(-half, 0), *range(1, half + 1)]):
             lo, hi = max(0, -k), min(n, n - k)
             shifted[row, lo:hi] = part[lo + k : hi + k]
-        with np.errstate(all="ignore"):
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN windows keep their value
             level = np.nanmedian(shifted, axis=0) if n > 1 else part.copy()
         out.append(np.where(np.isfinite(level), level, part))
     return np.concatenate(out)
@@ -769,7 +785,9 @@ def tail_pvalues(z: Any, *, body: float = 0.8, max_df: float = 200.0) -> np.ndar
     """
     from scipy.optimize import brentq
 
-    z = np.asarray(z, dtype=float)
+    z = numbers(z, "z")
+    number_in(body, "body", 0, 1)
+    number_in(max_df, "max_df", 0, math.inf, closed=True)
     ok = np.isfinite(z)
     out = np.full(len(z), np.nan)
     if ok.sum() < 10:
@@ -1553,8 +1571,7 @@ def generate_insights(
         )
     if grain not in PERIODS:
         raise QueryParameterError(f"grain must be one of {', '.join(PERIODS)}, not {grain!r}")
-    if not 0 < alpha < 1:
-        raise QueryParameterError(f"alpha must be in (0, 1), not {alpha!r}")
+    number_in(alpha, "alpha", 0, 1)
     rng = DateRange.of(start, end)
     store_obj = state or StateStore.for_data_dir(wb.data_dir)
     levels = family_levels(alpha, chosen)

@@ -372,8 +372,8 @@ class StateStore:
             new_keys = set(map(tuple, rows[key].astype(str).to_numpy()))
             keep = [tuple(k) not in new_keys for k in current[key].astype(str).to_numpy()]
             current = current[keep]
-        merged = pd.concat([f for f in (current, rows) if not f.empty], ignore_index=True)
-        self._write(name, merged if not merged.empty else _empty(schema), schema)
+        parts = [f for f in (current, rows) if not f.empty]
+        self._write(name, pd.concat(parts, ignore_index=True) if parts else _empty(schema), schema)
         return rows
 
     def _write(self, name: str, frame: pd.DataFrame, schema: pa.Schema) -> None:

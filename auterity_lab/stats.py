@@ -60,6 +60,7 @@ import pandas as pd
 from scipy import signal as sps_signal
 from scipy import stats as sps
 
+from auterity_lab.arguments import number_in, numbers, whole_number
 from auterity_lab.errors import QueryParameterError
 from auterity_lab.metrics import CATALOG, metric_series, pivot_series, split_series_name, transform
 from auterity_lab.multiple_testing import bh_qvalues
@@ -377,11 +378,20 @@ def correlate(
     (45, 3, ['stl', 'stl', 'stl'])
     """
     _check_options(method, detrend, max_lag, alpha, n_boot, ci_level, period)
+    if not isinstance(values, pd.DataFrame):
+        raise QueryParameterError(f"values must be a DataFrame, not {type(values).__name__}")
+    for name, mapping in (("systems", systems), ("scales", scales)):
+        if mapping is not None and not isinstance(mapping, Mapping):
+            raise QueryParameterError(
+                f"{name} must map series names to text, not {type(mapping).__name__}"
+            )
     columns = [str(c) for c in values.columns]
     frame = values.set_axis(columns, axis=1)
     system_of = _systems(columns, systems)
     scale_of = {c: (scales or {}).get(c, "linear") for c in columns}
-    min_periods = max(14, 2 * period) if min_periods is None else int(min_periods)
+    if min_periods is None:
+        min_periods = max(14, 2 * period)
+    min_periods = whole_number(min_periods, "min_periods", low=3)
     prepared: dict[str, Prepared] = {}
     series_rows = []
     for col in columns:
@@ -717,7 +727,12 @@ def decompose(
     >>> m.seasonal[:7].round(6).tolist(), float(m.resid[10])
     ([3.0, 0.0, 0.0, 0.0, 0.0, 0.0, -3.0], 90.0)
     """
-    x = np.asarray(values, dtype=float)
+    x = numbers(values)
+    if method not in ("stl", "median", "moving_average", "none"):
+        raise QueryParameterError(
+            f"method must be one of stl, median, moving_average, none, not {method!r}"
+        )
+    period = whole_number(period, "period", low=2, high=max(2, len(x)))
     if method == "none":
         level = np.full_like(x, x.mean())
         return Decomposition(level, np.zeros_like(x), x - level, "none")
@@ -732,11 +747,9 @@ def decompose(
     rolling = pd.Series(x).rolling(period, center=True, min_periods=1)
     trend = (rolling.median() if use_median else rolling.mean()).to_numpy()
     phase = np.arange(len(x)) % period
-    detr = x - trend
-    center = np.median if use_median else np.mean
-    profile = np.array(
-        [center(detr[phase == k]) if (phase == k).any() else 0.0 for k in range(period)]
-    )
+    by_phase = pd.Series(x - trend).groupby(phase)
+    centre = by_phase.median() if use_median else by_phase.mean()
+    profile = centre.reindex(range(period), fill_value=0.0).to_numpy()
     seasonal = profile[phase] - profile.mean()
     return Decomposition(
         trend, seasonal, x - trend - seasonal, "median" if use_median else "moving_average"
@@ -778,12 +791,13 @@ def _check_options(
         problems.append(f"detrend must be one of {', '.join(DETRENDS)}, not {detrend!r}")
     if not isinstance(max_lag, int) or isinstance(max_lag, bool) or not 0 <= max_lag <= 60:
         problems.append(f"max_lag must be an integer in [0, 60], not {max_lag!r}")
-    if not 0 < alpha < 1:
-        problems.append(f"alpha must be in (0, 1), not {alpha!r}")
+    for name, value in (("alpha", alpha), ("ci_level", ci_level)):
+        try:
+            number_in(value, name, 0, 1)
+        except QueryParameterError as exc:
+            problems.append(str(exc))
     if not isinstance(n_boot, int) or n_boot < 0:
         problems.append(f"n_boot must be a non-negative integer, not {n_boot!r}")
-    if not 0 < ci_level < 1:
-        problems.append(f"ci_level must be in (0, 1), not {ci_level!r}")
     if not isinstance(period, int) or period < 2:
         problems.append(f"period must be an integer >= 2, not {period!r}")
     if problems:
@@ -974,8 +988,11 @@ def correlation_pvalues(r: Any, n_eff: Any) -> np.ndarray:
     >>> correlation_pvalues([0.3, float("nan")], [50, 50]).round(4).tolist()
     [0.0343, nan]
     """
-    r = np.minimum(np.abs(np.asarray(r, dtype=float)), 1 - 1e-15)
-    ne = np.asarray(n_eff, dtype=float)
+    try:
+        r, ne = np.broadcast_arrays(np.asarray(r, dtype=float), np.asarray(n_eff, dtype=float))
+    except (TypeError, ValueError) as exc:
+        raise QueryParameterError(f"r and n_eff must be numbers of matching shapes: {exc}") from exc
+    r = np.minimum(np.abs(r), 1 - 1e-15)
     ok = np.isfinite(r) & np.isfinite(ne) & (ne > 3)
     out = np.full(r.shape, np.nan)
     t = r[ok] * np.sqrt((ne[ok] - 2) / (1 - r[ok] ** 2))
@@ -1110,8 +1127,12 @@ def granger_pvalues(x: np.ndarray, y: np.ndarray, lag: int) -> tuple[float, floa
     """
     from statsmodels.tsa.stattools import grangercausalitytests
 
+    x, y = numbers(x, "x"), numbers(y, "y")
+    if len(x) != len(y):
+        raise QueryParameterError(f"x and y must have the same length, not {len(x)} and {len(y)}")
+    lag = whole_number(lag, "lag", high=max(1, len(x)))
     ok = np.isfinite(x) & np.isfinite(y)
-    a, b = np.asarray(x)[ok], np.asarray(y)[ok]
+    a, b = x[ok], y[ok]
     if len(a) < 3 * lag + 10:
         return math.nan, math.nan
 
@@ -1243,7 +1264,8 @@ def theil_sen(values: Any, *, level: float = 0.95) -> TheilSen:
     >>> ts.slope
     2.0
     """
-    y = np.asarray(values, dtype=float)
+    y = numbers(values)
+    number_in(level, "level", 0, 1)
     x = np.arange(len(y), dtype=float)
     ok = np.isfinite(y)
     if ok.sum() < 3:
@@ -1304,9 +1326,10 @@ def cusum_change_point(
     >>> cp.index, cp.p_value < 1e-6, cp.bic_step < cp.bic_linear
     (40, True, True)
     """
-    y = np.asarray(values, dtype=float)
+    y = numbers(values)
     y = y[np.isfinite(y)]
     n = len(y)
+    min_segment = whole_number(min_segment, "min_segment", high=max(1, n))
     if n < 2 * min_segment or np.ptp(y) <= 0:
         return None
     best_at, stats, resid = _cusum(y[None, :], min_segment, noise_floor)
@@ -1359,9 +1382,11 @@ def calibrated_tail_scale(
     ...                             lambda p: sps.norm.isf(p / 2)), 1)
     2.0
     """
-    sim = np.asarray(simulated, dtype=float)
+    sim = numbers(simulated, "simulated")
     sim = sim[np.isfinite(sim)]
-    qs = np.asarray(tuple(quantiles) or _TAIL_QUANTILES, dtype=float)
+    qs = numbers(tuple(quantiles) or _TAIL_QUANTILES, "quantiles")
+    if not ((qs > 0) & (qs < 1)).all():
+        raise QueryParameterError(f"quantiles must be in (0, 1), not {qs.tolist()}")
     if len(sim) < 100:
         return 1.0
     return max(1.0, float(np.max(np.quantile(sim, qs) / isf(1 - qs))))

@@ -20,9 +20,6 @@ hostile value, wrong Python types included. *Numeric kernels* (array in, number 
 NaN, inf, huge, one element, two-dimensional) but not wrong Python types, which are programming
 errors there. Object parameters (``wb``, ``state``, ``rule``, ``experiment``, ``result``,
 ``config``, ``catalog``, ``thresholds``) are never replaced.
-
-Known bugs in modules owned by others are ``xfail(strict=True)`` with the module and the
-problem; /work/prompts/hardening_findings.md has the fix for each.
 """
 
 from __future__ import annotations
@@ -390,19 +387,6 @@ def fuzz_wb(fuzz_dir: Path) -> Iterator[Workbench]:
         yield bench
 
 
-# Known bugs in modules owned by other engineers: name → "module: what".
-KNOWN: dict[str, str] = {
-    "insights.family_levels": "insights.py: family_levels(kinds=[1.0]) raises KeyError (F7)",
-    "insights.running_level": "insights.py: running_level warns All-NaN slice (F7)",
-    "insights.tail_pvalues": "insights.py: tail_pvalues(z=0) raises TypeError (F7)",
-    "stats.correlation_pvalues": "stats.py: correlation_pvalues(r=[]) raises IndexError (F7)",
-    "stats.granger_pvalues": "stats.py: granger_pvalues with x and y of different lengths "
-    "raises a numpy broadcasting ValueError (F7)",
-    "stats.theil_sen": "stats.py: theil_sen(values=0) raises TypeError (F7)",
-    "stats.calibrated_tail_scale": "stats.py: calibrated_tail_scale(quantiles='text') raises "
-    "ValueError from float() (F7)",
-    "stats.correlate": "stats.py: correlate(systems=<Timestamp>) raises TypeError (F7)",
-}
 SLOW = {
     # long-running even with good arguments: fewer examples
     "stats.correlations", "insights.generate_insights", "insights.scan",
@@ -412,31 +396,8 @@ SLOW = {
 }
 
 
-# Known bugs that would stall the suite if run: skipped with the finding as the reason.
-UNSAFE = {
-    "stats.decompose": "stats.py: decompose with a huge period exhausts the memory cap and the "
-    "process then hangs (F7); fuzz it again once period is bounded",
-    "insights.scan_series": "insights.py: scan_series allocates without bound for a huge "
-    "period; the MemoryError then kills the interpreter (F7)",
-    "stats.cusum_change_point": "stats.py: cusum_change_point allocates without bound for a "
-    "huge min_segment; the MemoryError then kills the interpreter (F7)",
-}
-
-
-def _params() -> list[Any]:
-    out = []
-    for name in sorted(API):
-        marks = []
-        if name in UNSAFE:
-            marks.append(pytest.mark.skip(reason=UNSAFE[name]))
-        elif name in KNOWN:
-            marks.append(pytest.mark.xfail(strict=True, reason=KNOWN[name]))
-        out.append(pytest.param(name, id=name, marks=marks))
-    return out
-
-
 @pytest.mark.usefixtures("corpus_summary")
-@pytest.mark.parametrize("name", _params())
+@pytest.mark.parametrize("name", sorted(API))
 def test_only_documented_errors_and_no_partial_write(
     name: str, fuzz_wb: Workbench, fuzz_dir: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> None:

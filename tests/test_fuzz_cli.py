@@ -67,10 +67,6 @@ ARGUMENTS = {
 }
 # Known bugs in modules owned by other engineers: command → "module: what" (see
 # /work/prompts/hardening_findings.md for each fix).
-KNOWN = {
-    "correlations": "stats.py: correlations over a short range raises pandas' ValueError "
-    "'No objects to concatenate' (F11)",
-}
 EXAMPLES = int(os.environ.get("FUZZ_CLI_EXAMPLES", 3))  # raise for a deeper run
 
 
@@ -131,8 +127,6 @@ def _mutations(cmd: Any) -> st.SearchStrategy[list[tuple[str, str]]]:
 def _marks(path: str) -> list[pytest.MarkDecorator]:
     if path in SKIPPED:
         return [pytest.mark.skip(reason=SKIPPED[path])]
-    if path in KNOWN:
-        return [pytest.mark.xfail(strict=True, reason=KNOWN[path])]
     return []
 
 

@@ -685,3 +685,20 @@ def test_insight_browser_buttons_call_the_library(
         acknowledge.click()  # refused: dismissed is final, and the message says so
         assert "cannot become acknowledged" in message.value
         assert store.insights("acme").set_index("id").loc[first, "status"] == "dismissed"
+
+
+def test_bad_arguments_of_the_scan_kernels_are_named() -> None:
+    with pytest.raises(QueryParameterError, match=r"unknown insight kind 1\.0"):
+        insights.family_levels(0.05, kinds=[1.0])
+    with pytest.raises(QueryParameterError, match="z must be a sequence of numbers"):
+        insights.tail_pvalues(0)
+    with pytest.raises(QueryParameterError, match="body must be"):
+        insights.tail_pvalues(np.zeros(20), body=-1)
+    frame = pd.DataFrame({"period": [], "metric": [], "segment": [], "value": [], "n": []})
+    with pytest.raises(QueryParameterError, match="period must be"):
+        insights.scan_series(frame, period=10**12)
+
+
+def test_running_level_of_an_all_missing_series_is_missing_without_a_warning() -> None:
+    # the suite turns warnings into errors: numpy's "All-NaN slice" must not escape
+    assert np.isnan(insights.running_level(np.full(9, np.nan))).all()

@@ -51,6 +51,15 @@ def test_empty_store_reads_typed_empty_tables(tmp_path: Path) -> None:
         store.read("nope")
 
 
+def test_saving_no_rows_to_an_empty_store_writes_a_typed_empty_table(tmp_path: Path) -> None:
+    # a correlation run over a range too short for any pair stores nothing, and says so cleanly
+    store = StateStore(tmp_path / "state")
+    empty = store.read("system_correlations")
+    assert store.upsert("system_correlations", empty).empty
+    again = store.read("system_correlations")
+    assert again.empty and list(again.columns) == list(empty.columns)
+
+
 def test_save_insights_upserts_by_key_and_keeps_status(tmp_path: Path) -> None:
     store = StateStore.for_data_dir(tmp_path)
     first = store.save_insights("acme", pd.DataFrame([_insight("a"), _insight("b", "high")]))

@@ -415,3 +415,36 @@ def test_demo_lagged_correlation_is_found_and_stored(
     assert row["business_value"] == pytest.approx(
         stats.business_value(best["r"], best["q_value"], res.params["revenue"]), abs=0.01
     )
+
+
+_NOISE = np.random.default_rng(5).normal(size=40)
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        # sizes that used to allocate without bound (the process was OOM-killed)
+        (lambda: stats.decompose(_NOISE, period=10**12, method="median"), "period must be"),
+        (lambda: stats.cusum_change_point(_NOISE, min_segment=-(10**9)), "min_segment must be"),
+        (lambda: stats.cusum_change_point(_NOISE, min_segment=10**12), "min_segment must be"),
+        # shapes and types that used to escape as numpy or pandas errors
+        (lambda: stats.theil_sen(0), "values must be a sequence of numbers"),
+        (lambda: stats.theil_sen(_NOISE, level=1.5), r"level must be a number in \(0, 1\)"),
+        (lambda: stats.correlation_pvalues([0.1, 0.2], [10, 20, 30]), "matching shapes"),
+        (lambda: stats.granger_pvalues(_NOISE, _NOISE[:17], 1), "same length, not 40 and 17"),
+        (lambda: stats.calibrated_tail_scale(_NOISE, sps.norm.isf, "text"), "quantiles"),
+        (lambda: stats.calibrated_tail_scale(_NOISE, sps.norm.isf, [1.5]), r"in \(0, 1\)"),
+        (lambda: stats.correlate(pd.DataFrame({"a": _NOISE}), systems=pd.Timestamp(0)), "systems"),
+        (lambda: stats.correlate(pd.DataFrame({"a": _NOISE}), alpha="0.05"), "alpha must be"),
+        (lambda: stats.correlate(_NOISE), "values must be a DataFrame"),
+    ],
+)
+def test_bad_arguments_are_named_in_a_query_parameter_error(call, message: str) -> None:
+    with pytest.raises(QueryParameterError, match=message):
+        call()
+
+
+def test_scalar_and_empty_inputs_of_the_kernels() -> None:
+    assert stats.correlation_pvalues([], 0).shape == (0,)
+    assert math.isnan(float(stats.correlation_pvalues(0.3, 2)))  # n_eff <= 3: no test
+    assert stats.decompose(_NOISE, period=40, method="median").seasonal.shape == (40,)
