@@ -77,9 +77,6 @@ OBJECT_PARAMS = {
     "wb", "self", "state", "rule", "experiment", "result", "config", "catalog", "thresholds",
     "audit", "context", "isf",
 }
-# Functions that would hang or flood the machine on a hostile value are findings too, but
-# fuzzing them in-process would stall the suite: their unbounded parameters get only bounded
-# hostile values here, and the finding is recorded in the findings file.
 START, END = "2026-10-17", "2026-11-01"
 ARRAY = [3.0, 1.0, 4.0, 1.0, 5.0, 9.0, 2.0, 6.0, 5.0, 3.0, 5.0, 8.0, 9.0, 7.0, 9.0, 3.0, 2.0]
 CALL_SECONDS = 20.0

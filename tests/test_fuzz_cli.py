@@ -65,8 +65,6 @@ ARGUMENTS = {
     "key": "prompt-v2-rollout",
     "users": "u1",
 }
-# Known bugs in modules owned by other engineers: command → "module: what" (see
-# /work/prompts/hardening_findings.md for each fix).
 EXAMPLES = int(os.environ.get("FUZZ_CLI_EXAMPLES", 3))  # raise for a deeper run
 
 
