@@ -49,10 +49,10 @@ def whole_number(value: Any, name: str, *, low: int = 1, high: int | None = None
 
     Examples
     --------
-    >>> whole_number(10**9, "min_segment", high=40)
+    >>> whole_number(10**6, "lag", high=40)
     Traceback (most recent call last):
     ...
-    auterity_lab.errors.QueryParameterError: min_segment must be an integer in [1, 40], not 1000000000
+    auterity_lab.errors.QueryParameterError: lag must be an integer in [1, 40], not 1000000
     """
     ok = isinstance(value, int | np.integer) and not isinstance(value, bool)
     if not ok or value < low or (high is not None and value > high):

@@ -11,7 +11,9 @@ A cached result is found under a key that hashes
   registered frame and the SQL of any temporary view it reads.
 
 The tables a query reads come from DuckDB's own parse tree (:func:`statement_reads`), with
-temporary views followed to what they read.
+temporary views followed to what they read. A ``read_parquet`` of derived files (a rollup's
+content-addressed day files, see :func:`register_derived_files`) counts as a read of the source
+tables they were built from; any other file read makes a result uncacheable.
 
 So writing a new extract of ``events`` changes the key of every result that reads ``events``
 and of nothing else; old entries simply stop being asked for and expire. Each kind of result
@@ -128,6 +130,9 @@ _FORMAT = 1
 _REDIS_RETRY_SECONDS = 30.0
 # table functions whose result depends only on their arguments
 _PURE_TABLE_FUNCTIONS = {"range", "generate_series", "unnest"}
+# table functions that read files: trackable only over a literal list of derived files
+_FILE_TABLE_FUNCTIONS = {"read_parquet", "parquet_scan"}
+_GLOB = frozenset("*?[{")
 _VOLATILE_FUNCTIONS = {
     "random",
     "uuid",
@@ -140,6 +145,9 @@ _VOLATILE_FUNCTIONS = {
 
 T = TypeVar("T")
 _parser = threading.local()  # per thread: a DuckDB connection that parses SQL
+_derived: dict[str, frozenset[str]] = {}  # derived file path -> the relations it is built from
+_equivalent_views: set[str] = set()  # views that answer as their sources do (rollups)
+_derived_lock = threading.Lock()
 
 
 def kind_of_query(name: str) -> str:
@@ -285,15 +293,18 @@ def code_version() -> str:
 class Reads:
     """The relations a statement reads, as DuckDB parses it.
 
-    ``relations`` are names of base tables and views (CTE names removed). ``cacheable`` is
+    ``relations`` are names of base tables and views (CTE names removed), plus the source
+    relations of any derived files it reads (:func:`register_derived_files`). ``cacheable`` is
     False when the result depends on more than those relations: a volatile function
-    (``random()``), a table function that reads files or the catalog (``read_parquet``,
-    ``duckdb_views()``), or a name in another schema.
+    (``random()``), a table function that reads the catalog (``duckdb_views()``) or files that
+    are not registered derived files (``read_parquet('x.parquet')``), or a name in another
+    schema. ``files`` are the literal paths its ``read_parquet`` calls name.
     """
 
     relations: frozenset[str]
     cacheable: bool
     reason: str = ""
+    files: frozenset[str] = frozenset()
 
 
 def statement_reads(sql: str) -> Reads:
@@ -306,8 +317,81 @@ def statement_reads(sql: str) -> Reads:
     ['events', 'users']
     >>> statement_reads("SELECT random() FROM users").cacheable
     False
+    >>> statement_reads("SELECT * FROM read_parquet('/tmp/x.parquet')").reason
+    'read_parquet() of files that are not registered derived files (/tmp/x.parquet)'
     """
-    return _statement_reads(sql)
+    reads = _statement_reads(sql)
+    if not reads.files or not reads.cacheable:
+        return reads
+    with _derived_lock:
+        sources = [_derived.get(path) for path in sorted(reads.files)]
+    unknown = sorted(p for p, src in zip(sorted(reads.files), sources, strict=True) if src is None)
+    if unknown:
+        shown = ", ".join(unknown[:3]) + (
+            f" and {len(unknown) - 3} more" if len(unknown) > 3 else ""
+        )
+        return dataclasses.replace(
+            reads,
+            cacheable=False,
+            reason=f"read_parquet() of files that are not registered derived files ({shown})",
+        )
+    return dataclasses.replace(reads, relations=reads.relations.union(*sources))  # type: ignore[arg-type]
+
+
+def register_derived_files(paths: Sequence[str | Path], *, sources: Sequence[str]) -> None:
+    """Declare files built from source relations and never changed under their name.
+
+    A statement that reads such files with ``read_parquet`` over a literal list of their paths
+    is then cacheable, and counts as reading ``sources`` (view names such as
+    ``"user_sessions"``): its key holds the source tables' fingerprints, and the paths
+    themselves through the SQL text of the view that names them. The caller vouches that each
+    path is content-addressed (new content gets a new name), as the rollups' day files are
+    (:mod:`auterity_lab.rollups`). Registration lasts for the process.
+
+    Raises
+    ------
+    ConfigError
+        A path is empty or holds a glob character (a glob can match new files), or a source is
+        not a source table.
+
+    Examples
+    --------
+    >>> register_derived_files(["/data/rollups/uda/date=2026-10-01/0f1e.parquet"],
+    ...                        sources=["user_sessions"])
+    >>> sorted(statement_reads("SELECT count(*) FROM read_parquet("
+    ...        "['/data/rollups/uda/date=2026-10-01/0f1e.parquet'])").relations)
+    ['user_sessions']
+    """
+    known = {t.name for t in source_tables()}
+    names = frozenset(sources)
+    if not names or not names <= known:
+        raise ConfigError(
+            f"derived files need source tables among {sorted(known)}, not {sorted(names)}"
+        )
+    checked = []
+    for path in paths:
+        text = str(path)
+        if not text or _GLOB & set(text):
+            raise ConfigError(f"derived file {text!r} must be a file path without globs")
+        checked.append(text)
+    with _derived_lock:
+        for text in checked:
+            _derived[text] = names
+
+
+def register_equivalent_view(name: str) -> None:
+    """Declare that a view, wherever defined, answers as its source tables do (a rollup).
+
+    Whether such a view is defined on a workbench then does not change the key of a
+    :func:`cached` function (whose declared tables carry the sources' fingerprints): a result
+    cached by a process that had attached the rollup is found by one that had not yet.
+
+    Examples
+    --------
+    >>> register_equivalent_view("user_day_activity")
+    """
+    with _derived_lock:
+        _equivalent_views.add(name)
 
 
 @functools.lru_cache(maxsize=2048)
@@ -323,15 +407,18 @@ def _statement_reads(sql: str) -> Reads:
         return Reads(frozenset(), False, f"not a plain SELECT ({tree.get('error_message', '')})")
     found: set[str] = set()
     ctes: set[str] = set()
+    files: set[str] = set()
     problems: list[str] = []
-    _walk(tree, found, ctes, problems)
-    return Reads(frozenset(found - ctes), not problems, "; ".join(sorted(set(problems))))
+    _walk(tree, found, ctes, problems, files)
+    return Reads(
+        frozenset(found - ctes), not problems, "; ".join(sorted(set(problems))), frozenset(files)
+    )
 
 
-def _walk(node: Any, found: set[str], ctes: set[str], problems: list[str]) -> None:
+def _walk(node: Any, found: set[str], ctes: set[str], problems: list[str], files: set[str]) -> None:
     if isinstance(node, list):
         for item in node:
-            _walk(item, found, ctes, problems)
+            _walk(item, found, ctes, problems, files)
         return
     if not isinstance(node, dict):
         return
@@ -342,7 +429,13 @@ def _walk(node: Any, found: set[str], ctes: set[str], problems: list[str]) -> No
         found.add(node["table_name"].lower())
     elif kind == "TABLE_FUNCTION":
         name = node.get("function", {}).get("function_name", "").lower()
-        if name not in _PURE_TABLE_FUNCTIONS:
+        if name in _FILE_TABLE_FUNCTIONS:
+            paths = _literal_paths(node["function"].get("children", [])[:1])
+            if paths is None:
+                problems.append(f"calls {name}() on something other than a literal file list")
+            else:
+                files.update(paths)
+        elif name not in _PURE_TABLE_FUNCTIONS:
             problems.append(f"calls table function {name}()")
     elif (
         node.get("class") == "FUNCTION"
@@ -354,7 +447,22 @@ def _walk(node: Any, found: set[str], ctes: set[str], problems: list[str]) -> No
         ctes.update(item["key"].lower() for item in cte_map.get("map", []))
     for value in node.values():
         if isinstance(value, dict | list):
-            _walk(value, found, ctes, problems)
+            _walk(value, found, ctes, problems, files)
+
+
+def _literal_paths(args: list[Any]) -> list[str] | None:
+    """The paths of a file function's first argument: a string or a list of strings, else None."""
+    if len(args) != 1:
+        return None
+    arg = args[0]
+    items = arg.get("children", []) if arg.get("function_name") == "list_value" else [arg]
+    paths = []
+    for item in items:
+        value = item.get("value", {}) if item.get("class") == "CONSTANT" else {}
+        if value.get("is_null", True) or value.get("type", {}).get("id") != "VARCHAR":
+            return None
+        paths.append(value["value"])
+    return paths or None
 
 
 # ---------------------------------------------------------------------------------- entries
@@ -834,10 +942,15 @@ class ResultCache:
     def put(self, key: str, tenant: str, name: str, value: Any, *, ttl: float) -> Any:
         """Store ``value`` in every layer; returns the value as a hit would return it.
 
-        Values that cannot be encoded are not stored (counted as ``uncacheable``) and come
-        back unchanged.
+        Values that cannot be encoded, or whose frames alone exceed :data:`MAX_ENTRY_BYTES`
+        (checked before encoding, so a row-level result costs no copy), are not stored (counted
+        as ``uncacheable``) and come back unchanged.
         """
         expires_at = time.time() + ttl
+        if _frame_bytes(value) > MAX_ENTRY_BYTES:
+            log.debug("result of %s not cached: its frames exceed the entry limit", name)
+            self.note_uncacheable()
+            return value
         try:
             blob = encode_entry(key, tenant, name, value, expires_at)
         except TypeError as exc:
@@ -973,6 +1086,26 @@ class ResultCache:
             setattr(stats, what, getattr(stats, what) + 1)
 
 
+def _frame_bytes(value: Any) -> int:
+    """Memory of the frames directly in ``value`` (a lower bound of their encoded size)."""
+    if isinstance(value, pa.Table):
+        return int(value.nbytes)
+    if _is_frame(value):
+        if type(value).__module__.startswith("polars"):
+            return int(value.estimated_size())
+        usage = value.memory_usage(index=False, deep=False).tolist()
+        return sum(  # a bool takes a byte here and a bit in Arrow
+            u // 8 if str(d) == "bool" else u for u, d in zip(usage, value.dtypes, strict=True)
+        )
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return sum(_frame_bytes(getattr(value, f.name)) for f in dataclasses.fields(value))
+    if isinstance(value, list | tuple):
+        return sum(_frame_bytes(v) for v in value)
+    if isinstance(value, dict):
+        return sum(_frame_bytes(v) for v in value.values())
+    return 0
+
+
 def _inventory_row(layer: str, path: Path | None, tenant: str = "") -> dict[str, Any]:
     name = path.parent.name if path is not None else tenant
     return {"layer": layer, "tenant": name, "entries": 0, "bytes": 0, "expired": 0}
@@ -1011,7 +1144,9 @@ class CachingWorkbench(Protocol):
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def cached(kind: str, *, tables: Sequence[str]) -> Callable[[F], F]:
+def cached(
+    kind: str, *, tables: Sequence[str], relations: Sequence[str] | None = None
+) -> Callable[[F], F]:
     """Cache an analytics function ``f(wb, /, **params)`` in the workbench's result cache.
 
     Parameters
@@ -1023,12 +1158,18 @@ def cached(kind: str, *, tables: Sequence[str]) -> Callable[[F], F]:
         The key holds their manifest fingerprint, so a new extract of any of them (and of no
         other table) gives a new key. Every query run during the call is checked: a read of an
         undeclared table is logged as an error and the result is not cached.
+    relations
+        The registered frames and temporary views (``wb.register``, ``wb.create_view``) the
+        function may read, when it reads no others: only their state enters the key, so what
+        other analytics registered on the workbench before (a price table, SLA targets) does
+        not split the key. None (default): the state of every registered relation enters it.
 
     Notes
     -----
     The key also holds the function's qualified name, :func:`code_version`, the canonical
-    parameters, the tenant and the relations registered on the workbench when the call starts
-    (frames by content, views by SQL). A call that registers relations itself is stored under
+    parameters, the tenant and the state of the registered relations (``relations``, or all)
+    when the call starts (frames by content, views by SQL; never the views of
+    :func:`register_equivalent_view`). A call that registers relations itself is stored under
     the key of the state it started from and of the state it leaves, so the next call hits.
     Bypass with ``with wb.no_cache(): f(wb, ...)``.
 
@@ -1040,6 +1181,7 @@ def cached(kind: str, *, tables: Sequence[str]) -> Callable[[F], F]:
     """
     ttl_seconds(kind)
     declared = frozenset(tables)
+    readable = None if relations is None else frozenset(relations)
     known = {t.qualified_name for t in source_tables()}
     unknown = sorted(declared - known)
     if unknown:
@@ -1072,7 +1214,13 @@ def cached(kind: str, *, tables: Sequence[str]) -> Callable[[F], F]:
             ]
 
             def key_for(state: dict[str, str]) -> str:
-                return digest(*base, json.dumps(state, sort_keys=True))
+                with _derived_lock:
+                    kept = {
+                        k: v
+                        for k, v in state.items()
+                        if k not in _equivalent_views and (readable is None or k in readable)
+                    }
+                return digest(*base, json.dumps(kept, sort_keys=True))
 
             start_key = key_for(wb.relation_state())
             hit = cache.get(start_key, wb.tenant)

@@ -322,7 +322,7 @@ TABS: dict[str, Tab] = {
                 "prompts",
                 "Prompts",
                 _M,
-                lambda c: ml.prompt_analytics(c.wb, **_ai(c.filters)),
+                lambda c: ml.prompt_analytics(c.wb, top=_TABLE_ROWS, **_ai(c.filters)),
                 lambda d: ml_charts.prompt_table(d, rows=15),
             ),
         ),

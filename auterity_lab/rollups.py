@@ -17,6 +17,9 @@ and row counts), deletes the days the source no longer has, and records the mani
 fingerprint of the source table. :func:`attach_rollups` defines a rollup as a view on a
 workbench only when that fingerprint equals the workbench's: a stale or missing rollup is never
 read, and the analytics fall back to the row-level query (:func:`usable` tells them which).
+A day file's name is its signature, so its content never changes under its name: the result
+cache treats a read of the attached files as a read of the source table
+(:func:`auterity_lab.cache.register_derived_files`), and rollup-backed results are cached.
 
 Examples
 --------
@@ -46,6 +49,7 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 
+from auterity_lab.cache import register_derived_files, register_equivalent_view
 from auterity_lab.errors import AuterityLabError, QueryNotFoundError
 from auterity_lab.manifest import FileEntry, read_manifest
 from auterity_lab.queries import coerce, parse_query, queries_root
@@ -338,9 +342,12 @@ def attach_rollups(wb: Workbench) -> frozenset[str]:
     """
     fresh = set()
     for name, rollup in ROLLUPS.items():
+        register_equivalent_view(name)  # fresh it equals the rows, stale it is never read
         if is_fresh(wb, name):
             state = _read_state(wb.data_dir, name) or {}
             paths = [str(wb.data_dir / p["path"]) for p in state["partitions"].values()]
+            # day files are named by their signature: results over them can be cached
+            register_derived_files(paths, sources=[rollup.source])
             wb.create_view(name, _view_sql(rollup, paths))
             fresh.add(name)
         else:

@@ -639,7 +639,9 @@ ROW_LEVEL_QUERIES = frozenset({"ml_prompt_output_costs", "workflow_ai_runs"})
 RAW_TEXT_QUERIES = frozenset({"ml_feedback_terms"})
 """Query files that analyse raw text itself (need ``raw_text:read``; masked text would mislead)."""
 
-TEXT_QUERIES = frozenset({"ml_feedback_terms", "ml_prompts", "ml_repeated_prompts"})
+TEXT_QUERIES = frozenset(
+    {"ml_feedback_terms", "ml_prompts", "ml_prompts_top", "ml_repeated_prompts"}
+)
 """Query files whose results show raw text (examples, previews): audited as raw-text reads."""
 
 _PURE_TABLE_FUNCTIONS = frozenset({"range", "generate_series", "unnest"})

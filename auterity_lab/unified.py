@@ -38,9 +38,11 @@ from auterity_lab import overview
 from auterity_lab.cache import cached
 from auterity_lab.errors import QueryError, UnifiedAnalyticsError
 from auterity_lab.health import SloSource, SystemHealth, system_health
+from auterity_lab.ml.cost import COST_RELATIONS
 from auterity_lab.periods import DateRange
 from auterity_lab.schema import SYSTEMS, table
 from auterity_lab.workflow import ai_cost_by_workflow, bottlenecks, run_summary, sla_breaches
+from auterity_lab.workflow.sla import TARGETS_RELATION
 
 if TYPE_CHECKING:
     from auterity_lab.ml.cost import PriceSource
@@ -184,18 +186,6 @@ class UnifiedAnalytics:
         return days
 
 
-@cached(  # health is assessed "now" when the range reaches the present: the short TTL kind
-    "system_metrics",
-    tables=[
-        "auterity.users",
-        "auterity.user_sessions",
-        "auterity.events",
-        "auterity.performance_metrics",
-        "neuroweaver.prompt_outputs",
-        "relaycore.workflow_runs",
-        "relaycore.workflow_steps",
-    ],
-)
 def unified_analytics(
     wb: Workbench,
     /,
@@ -219,7 +209,10 @@ def unified_analytics(
         The half-open UTC range.
     as_of
         The instant health (and staleness) is assessed at; None means the range's end if it is
-        in the past, else now.
+        in the past, else now to the minute (floored: ages are understated by less than a
+        minute, and rows of the current minute wait for the next one). The minute is what lets
+        repeated calls within it share cached results; ``as_of`` in the result says which
+        instant was assessed.
     slos, sla, prices
         Health objectives (:func:`auterity_lab.health.load_slos`), workflow SLA targets
         (:func:`auterity_lab.workflow.sla.load_sla_config`) and AI prices
@@ -242,8 +235,48 @@ def unified_analytics(
     >>> ua.kpis().head(3)                                                       # doctest: +SKIP
     """
     rng = DateRange.of(start, end)
-    moment = min(rng.end, dt.datetime.now(dt.UTC)) if as_of is None else as_of
-    health = system_health(wb, as_of=moment, slos=slos, sla=sla)
+    if as_of is None:
+        as_of = min(rng.end, _now().replace(second=0, microsecond=0))
+    return _unified_analytics(
+        wb,
+        start=rng.start,
+        end=rng.end,
+        as_of=as_of,
+        slos=slos,
+        sla=sla,
+        prices=prices,
+        details=details,
+    )
+
+
+@cached(  # as_of may be this minute: the short TTL kind
+    "system_metrics",
+    tables=[
+        "auterity.users",
+        "auterity.user_sessions",
+        "auterity.events",
+        "auterity.performance_metrics",
+        "neuroweaver.prompt_outputs",
+        "relaycore.workflow_runs",
+        "relaycore.workflow_steps",
+    ],
+    relations=[*COST_RELATIONS, TARGETS_RELATION],
+)
+def _unified_analytics(
+    wb: Workbench,
+    /,
+    *,
+    start: dt.datetime,
+    end: dt.datetime,
+    as_of: Any,
+    slos: SloSource,
+    sla: SlaSource,
+    prices: PriceSource,
+    details: bool,
+) -> UnifiedAnalytics:
+    """:func:`unified_analytics` with ``as_of`` resolved (so the cache key names the instant)."""
+    rng = DateRange.of(start, end)
+    health = system_health(wb, as_of=as_of, slos=slos, sla=sla)
     sections = {
         s: _section(wb, s, rng, health, sla=sla, prices=prices, details=details) for s in SYSTEMS
     }
@@ -389,6 +422,10 @@ def _empty_daily(system: str) -> pd.DataFrame:
     columns = {"date": pd.Series(dtype="datetime64[us]")}
     columns.update({c: pd.Series(dtype=float) for c in overview.DAILY_COLUMNS[system]})
     return pd.DataFrame(columns)
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
 
 
 def _package_version() -> str:

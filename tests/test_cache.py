@@ -154,10 +154,16 @@ class Summary:
 
 
 _plain = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.text(max_size=5) | st.floats()
-    | st.dates() | st.datetimes(timezones=st.just(dt.UTC)),
-    lambda inner: st.lists(inner, max_size=3)
-    | st.dictionaries(st.text(max_size=3), inner, max_size=3),
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.text(max_size=5)
+    | st.floats()
+    | st.dates()
+    | st.datetimes(timezones=st.just(dt.UTC)),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3)
+    ),
     max_leaves=8,
 )
 
@@ -627,3 +633,171 @@ def test_the_memory_layer_is_bounded_by_entries_and_bytes(tmp_path: Path) -> Non
     for i in range(3):
         tiny.put(f"b{i}", "t1", "q", big, ttl=60)
     assert [tiny.get(f"b{i}", "t1") is not None for i in range(3)] == [False, False, True]
+
+
+# ---------------------------------------------------------------------------------- derived files
+def test_registered_derived_files_count_as_reads_of_their_sources(tmp_path: Path) -> None:
+    day = tmp_path / "rollups" / "r" / "date=2026-03-01" / "0123abcd.parquet"
+    other = tmp_path / "elsewhere.parquet"
+    sql = f"SELECT count(*) FROM read_parquet(['{day}'], hive_partitioning = true)"
+    assert not statement_reads(sql).cacheable  # not registered (yet): a file may change
+    cache_module.register_derived_files([day], sources=["user_sessions"])
+    reads = statement_reads(sql)
+    assert reads.cacheable and reads.relations == {"user_sessions"}
+    both = f"SELECT * FROM read_parquet(['{day}', '{other}']) JOIN users USING (id)"
+    assert not statement_reads(both).cacheable and str(other) in statement_reads(both).reason
+    dynamic = "SELECT * FROM read_parquet(getvariable('files'))"
+    assert "literal file list" in statement_reads(dynamic).reason
+    with pytest.raises(ConfigError, match="without globs"):
+        cache_module.register_derived_files([tmp_path / "*.parquet"], sources=["users"])
+    with pytest.raises(ConfigError, match="source tables"):
+        cache_module.register_derived_files([other], sources=["user_day_activity"])
+
+
+@cached("user_analytics", tables=["auterity.users"], relations=["min_counts"])
+def countries_reading_one_relation(wb: Workbench, /) -> pd.DataFrame:
+    CALLS.append("one relation")
+    return wb.sql(
+        "SELECT country, count(*) AS n FROM users GROUP BY ALL "
+        "HAVING count(*) >= (SELECT min_n FROM min_counts) ORDER BY ALL"
+    )
+
+
+def test_only_the_declared_relations_enter_a_functions_key(data_dir: Path) -> None:
+    CALLS.clear()
+    with _open(data_dir) as wb:
+        wb.register("min_counts", pd.DataFrame({"min_n": [3]}))
+        first = countries_reading_one_relation(wb)
+    with _open(data_dir) as wb:  # same relation, plus unrelated ones registered before
+        wb.register("min_counts", pd.DataFrame({"min_n": [3]}))
+        wb.register("something_else", pd.DataFrame({"x": [1]}))
+        wb.create_view("another_view", "SELECT 1 AS y")
+        again = countries_reading_one_relation(wb)
+        assert CALLS == ["one relation"]  # a hit: the unrelated relations are not in the key
+        wb.register("min_counts", pd.DataFrame({"min_n": [0]}))  # the declared one changes
+        changed = countries_reading_one_relation(wb)
+    assert CALLS == ["one relation", "one relation"]
+    pd.testing.assert_frame_equal(first, again)
+    assert first["country"].tolist() == ["DE"] and changed["country"].tolist() == ["DE", "FR"]
+
+
+def test_an_equivalent_view_does_not_split_a_functions_key(data_dir: Path) -> None:
+    CALLS.clear()
+    with _open(data_dir) as wb:
+        countries(wb, min_n=3)
+    cache_module.register_equivalent_view("users_again")
+    with _open(data_dir) as wb:
+        wb.create_view("users_again", "SELECT * FROM users")  # answers as users does
+        countries(wb, min_n=3)
+        wb.create_view("not_equivalent", "SELECT 1 AS x")
+        countries(wb, min_n=3)
+    assert CALLS == ["t1", "t1"]  # only the view that is not declared equivalent split the key
+
+
+# ---------------------------------------------------------------------------------- tab functions
+def _tab_functions() -> dict[str, tuple[object, dict[str, object]]]:
+    from auterity_lab import business, ml, workflow
+
+    return {
+        "user_activity": (business.user_activity, {"interval": "week"}),
+        "revenue": (business.revenue, {"interval": "week"}),
+        "system_performance": (business.system_performance, {"level": "service"}),
+        "run_summary": (workflow.run_summary, {}),
+        "step_breakdown": (workflow.step_breakdown, {}),
+        "sla_breaches": (workflow.sla_breaches, {}),
+        "ai_cost_by_workflow": (workflow.ai_cost_by_workflow, {}),
+        "ml_summary": (ml.ml_summary, {}),
+        "cost_over_time": (ml.cost_over_time, {"grain": "week"}),
+        "prompt_analytics_top": (ml.prompt_analytics, {"top": 5}),
+    }
+
+
+@pytest.mark.parametrize("name", list(_tab_functions()))
+def test_newly_cached_tab_functions_hit_whole_and_keep_tenants_apart(
+    demo_dir: Path, tmp_path: Path, name: str
+) -> None:
+    function, extra = _tab_functions()[name]
+    kw = {"start": "2026-09-06", "end": "2026-11-01", **extra}
+    settings = _settings(demo_dir, cache_dir=tmp_path / "cache")
+    expected = {}
+    for tenant in ("acme", "globex"):
+        with Workbench.open(demo_dir, tenant=tenant, settings=settings) as wb, wb.no_cache():
+            expected[tenant] = function(wb, **kw)
+    assert not expected["acme"].equals(expected["globex"])  # so a mix-up would show
+    for tenant in ("acme", "globex"):
+        with Workbench.open(demo_dir, tenant=tenant, settings=settings) as wb:
+            miss = function(wb, **kw)
+            before = _stats(wb)
+            hit = function(wb, **kw)
+            after = _stats(wb)
+        pd.testing.assert_frame_equal(miss, expected[tenant])
+        pd.testing.assert_frame_equal(hit, expected[tenant])
+        assert _delta(before, after, "memory", "hits") == 1  # the whole function, one lookup
+        assert _delta(before, after, "memory", "misses") == 0
+    with Workbench.open(demo_dir, tenant="globex", settings=settings) as wb:  # a new process
+        wb.cache.memory.clear(None)
+        before = _stats(wb)
+        from_disk = function(wb, **kw)
+        assert _delta(before, _stats(wb), "disk", "hits") == 1
+    pd.testing.assert_frame_equal(from_disk, expected["globex"])
+
+
+def _drop_failed_runs(path: Path) -> None:
+    """A new extract of workflow_runs only: the current rows without the failed runs."""
+    files = [
+        str(path / f.path) for f in read_manifest(path).tables["relaycore.workflow_runs"].files
+    ]
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute(
+        "CREATE TABLE cur AS "
+        "SELECT * EXCLUDE (date) FROM read_parquet($f, hive_partitioning = true)",
+        {"f": files},
+    )
+    write_extract(con, path, table("workflow_runs"), "SELECT * FROM cur WHERE status <> 'failed'")
+
+
+def test_a_new_extract_invalidates_cached_workflow_functions(
+    demo_dir: Path, tmp_path: Path
+) -> None:
+    from auterity_lab import workflow
+
+    data = tmp_path / "demo"
+    shutil.copytree(demo_dir, data, ignore=shutil.ignore_patterns("cache", "rollups", ".*lock*"))
+    window = {"start": "2026-09-06", "end": "2026-11-01"}
+    with _open(data, tenant="acme") as wb:
+        before = workflow.run_summary(wb, **window)
+        sla_before = workflow.sla_breaches(wb, **window)
+    _drop_failed_runs(data)
+    with _open(data, tenant="acme") as wb:
+        after = workflow.run_summary(wb, **window)
+        sla_after = workflow.sla_breaches(wb, **window)
+        with wb.no_cache():
+            pd.testing.assert_frame_equal(after, workflow.run_summary(wb, **window))
+            pd.testing.assert_frame_equal(sla_after, workflow.sla_breaches(wb, **window))
+    assert before["failed"].sum() > 0 and after["failed"].sum() == 0
+    assert sla_after["runs"].sum() < sla_before["runs"].sum()
+
+
+@settings(deadline=None, max_examples=40, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(
+        st.tuples(st.integers(-(2**40), 2**40), st.booleans(), st.text(max_size=12), st.floats()),
+        max_size=60,
+    )
+)
+def test_the_size_checked_before_encoding_never_exceeds_the_encoded_size(rows: list) -> None:
+    frame = pd.DataFrame(rows, columns=["i", "b", "s", "f"]).astype({"b": bool})
+    value = {"a": frame, "b": [pa.Table.from_pandas(frame, preserve_index=False)]}
+    assert cache_module._frame_bytes(value) <= len(encode_entry("k", "t", "q", value, 0.0))
+
+
+def test_a_result_too_big_to_cache_is_refused_before_encoding(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    frame = pd.DataFrame({"x": range(1000)})  # 8 kB of int64
+    store = ResultCache(disk_dir=None, memory_entries=8)
+    monkeypatch.setattr(cache_module, "MAX_ENTRY_BYTES", 4000)
+    monkeypatch.setattr(cache_module, "encode_entry", None)  # would raise if it were called
+    assert store.put("k", "t1", "q", frame, ttl=60) is frame
+    assert store.get("k", "t1") is None and store.stats().uncacheable == 1

@@ -330,3 +330,28 @@ def test_demo_costs_equal_pandas(wb: Workbench, demo_dir: Path) -> None:
     day = cost.cost_over_time(wb, start=start, end=end)
     assert day["cost_usd"].sum() == pytest.approx(p["cost"].sum(), rel=1e-9)
     assert np.isfinite(got["cost_per_user"]).all()
+
+
+def test_cached_cost_analyses_key_on_the_prices_in_effect(demo_dir: Path, tmp_path: Path) -> None:
+    from auterity_lab.config import Settings
+
+    settings = Settings(data_dir=demo_dir, cache_dir=tmp_path / "cache")
+    kw = {"start": "2026-10-01", "end": "2026-11-01", "grain": "week"}
+    doubled = cost.load_prices()
+    doubled[["input_usd_per_1m", "output_usd_per_1m"]] *= 2
+    with Workbench.open(demo_dir, tenant="acme", settings=settings) as wb:
+        base = cost.cost_over_time(wb, **kw)
+    with Workbench.open(demo_dir, tenant="acme", settings=settings) as wb:
+        again = cost.cost_over_time(wb, **kw)
+        assert not wb.has_relation(cost.COST_VIEW)  # a hit attaches nothing
+        cost.attach_costs(wb, prices=doubled)  # other prices in effect: another key
+        dear = cost.cost_over_time(wb, **kw)
+        with wb.no_cache():
+            direct = cost.cost_over_time(wb, **kw)
+        explicit = cost.cost_over_time(wb, **kw, prices=doubled)
+    pd.testing.assert_frame_equal(again, base)
+    pd.testing.assert_frame_equal(dear, direct)
+    pd.testing.assert_frame_equal(explicit, direct)
+    priced = base["cost_usd"].notna()
+    assert priced.any()
+    np.testing.assert_allclose(dear.loc[priced, "cost_usd"], 2 * base.loc[priced, "cost_usd"])

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+from auterity_lab.errors import QueryParameterError
 from auterity_lab.ml import prompt_analytics, prompt_rankings, prompt_version_comparison
 from auterity_lab.warehouse import Workbench
 
@@ -125,3 +126,32 @@ def test_demo_prompt_counts_equal_pandas(wb: Workbench, raw_outputs: pd.DataFram
     versions = prompt_version_comparison(wb, start="2026-07-04", end="2026-11-01")
     v2 = versions.set_index("prompt_version").loc["v2"]
     assert v2["compared_to"] == "v1" and v2["rating_difference"] > 0  # the planted v2 lift
+
+
+def test_top_prompts_by_hand_keep_the_prior_of_all_prompts(hand: Workbench) -> None:
+    kw = {"start": "2026-01-02", "end": "2026-01-03", "prices": PRICES, "prior_weight": 2}
+    top = prompt_analytics(hand, top=1, **kw).set_index("prompt_hash")
+    assert top.index.tolist() == ["p3"]  # 6 outputs: the most used
+    mu = (18 + 7 + 28) / 13  # still the mean of every prompt's ratings, not p3's alone
+    assert top.loc["p3", "shrunk_rating"] == pytest.approx((28 + 2 * mu) / (6 + 2))
+    assert top.loc["p3", "latency_p95_ms"] == 300 and top.loc["p3", "requests"] == 6
+    assert len(prompt_analytics(hand, top=100, **kw)) == 4  # fewer prompts than asked for
+    assert prompt_analytics(hand, top=3, **kw | {"start": "2026-02-01", "end": "2026-02-02"}).empty
+    with pytest.raises(QueryParameterError, match="top"):
+        prompt_analytics(hand, top=0, **kw)
+
+
+def test_demo_top_prompts_are_the_head_of_all_prompts(wb: Workbench) -> None:
+    kw = {"start": "2026-09-01", "end": "2026-11-01"}
+    with wb.no_cache():
+        everything = prompt_analytics(wb, **kw)
+        top = prompt_analytics(wb, top=25, **kw)
+        by_model = prompt_analytics(wb, top=5, model="gpt-4o", **kw)
+        all_of_model = prompt_analytics(wb, model="gpt-4o", **kw)
+    head = everything.head(25).reset_index(drop=True)
+    scores = ["shrunk_rating", "quality_score"]  # the prior is an exact sum there: to rounding
+    pd.testing.assert_frame_equal(top.drop(columns=scores), head.drop(columns=scores))
+    pd.testing.assert_frame_equal(top[scores], head[scores], check_exact=False, rtol=1e-12)
+    pd.testing.assert_frame_equal(
+        by_model.drop(columns=scores), all_of_model.head(5).drop(columns=scores)
+    )

@@ -346,3 +346,51 @@ def test_property_rollup_daily_figures_equal_the_row_level_ones(
             pd.testing.assert_frame_equal(
                 rollups.query(wb, name, **kw), wb.query(name, **kw), check_exact=True, obj=name
             )
+
+
+# ------------------------------------------------------------------------------ the cache
+def _cached_daily(data_dir: Path, tenant: str) -> tuple[pd.DataFrame, dict[str, int]]:
+    """The Auterity daily series twice on one workbench: the second call's cache counters."""
+    with Workbench.open(data_dir, tenant=tenant) as wb:
+        assert rollups.usable(wb, "user_day_activity", start="2026-03-01", end="2026-03-05")
+        overview.system_daily(wb, system="auterity", start="2026-03-01", end="2026-03-05")
+        before = wb.cache.stats()
+        daily = overview.system_daily(wb, system="auterity", start="2026-03-01", end="2026-03-05")
+        after = wb.cache.stats()
+    return daily, {
+        "hits": after.layers["memory"].hits - before.layers["memory"].hits,
+        "uncacheable": after.uncacheable - before.uncacheable,
+    }
+
+
+def test_results_read_from_the_rollup_are_cached_per_tenant_and_extract(hand_dir: Path) -> None:
+    rollups.build_rollups(hand_dir)
+    daily, counts = _cached_daily(hand_dir, "t1")
+    assert counts == {"hits": 1, "uncacheable": 0}  # was: the rollup's read_parquet never cached
+    assert daily["sessions"].tolist() == [4, 1, 0, 1]
+    other, _ = _cached_daily(hand_dir, "t2")
+    assert other["sessions"].tolist() == [1, 0, 0, 0]  # t2's own rows, not t1's cached ones
+    _rewrite_day(hand_dir, "2026-03-02", U1)  # a new extract of user_sessions ...
+    rollups.build_rollups(hand_dir)  # ... and the rollup follows it
+    again, counts = _cached_daily(hand_dir, "t1")
+    assert counts == {"hits": 1, "uncacheable": 0}
+    assert again["sessions"].tolist() == [4, 2, 0, 1]  # the new session: not the cached result
+    with Workbench.open(hand_dir, tenant="t1") as wb, wb.no_cache():
+        rows = wb.query("overview_daily_auterity", start="2026-03-01", end="2026-03-05")
+    pd.testing.assert_frame_equal(again, rows)
+
+
+def test_a_function_cached_before_the_rollup_was_attached_hits_after(hand_dir: Path) -> None:
+    from auterity_lab.business import business_metrics
+
+    rollups.build_rollups(hand_dir)
+    window = {"start": "2026-03-01", "end": "2026-03-05"}
+    with Workbench.open(hand_dir, tenant="t1") as wb:
+        first = business_metrics(wb, **window)  # attaches the rollup as it runs
+    with Workbench.open(hand_dir, tenant="t1") as wb:
+        rollups.attach_rollups(wb)  # another function attached it first this time
+        before = wb.cache.stats().layers["memory"]
+        second = business_metrics(wb, **window)
+        after = wb.cache.stats().layers["memory"]
+        assert (after.hits - before.hits, after.misses - before.misses) == (1, 0)  # found whole
+    pd.testing.assert_frame_equal(first, second)

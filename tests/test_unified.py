@@ -261,3 +261,34 @@ def test_unified_cli(demo_dir: Path) -> None:
     assert bottlenecks.loc["lead-enrichment", "bottleneck_step"] == "crm_lookup"
     res = runner.invoke(app, [*base, "--part", "nope"])
     assert res.exit_code == 1 and "--part must be one of" in res.output
+
+
+def test_a_range_reaching_the_present_is_assessed_to_the_minute_and_cached(
+    small_demo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from auterity_lab import unified
+    from auterity_lab.config import Settings
+
+    settings = Settings(data_dir=small_demo, cache_dir=tmp_path / "cache")
+    clock = [dt.datetime(2026, 10, 31, 15, 7, 12, 345678, tzinfo=dt.UTC)]
+    monkeypatch.setattr(unified, "_now", lambda: clock[0])
+    kw = {"start": SMALL_START, "end": "2026-11-02", "details": False}  # ends in the "future"
+    with Workbench.open(small_demo, tenant="acme", strict=False, settings=settings) as wb:
+        first = unified_analytics(wb, **kw)
+        clock[0] += dt.timedelta(seconds=40)  # 15:07:52: the same minute
+        before = wb.cache.stats().layers["memory"].hits
+        second = unified_analytics(wb, **kw)
+        assert wb.cache.stats().layers["memory"].hits == before + 1  # one whole-result hit
+        clock[0] += dt.timedelta(seconds=10)  # 15:08:02: the next minute, assessed anew
+        third = unified_analytics(wb, **kw)
+        with wb.no_cache():
+            direct = unified_analytics(
+                wb, **kw, as_of=dt.datetime(2026, 10, 31, 15, 8, tzinfo=dt.UTC)
+            )
+    assert first.as_of == second.as_of == dt.datetime(2026, 10, 31, 15, 7, tzinfo=dt.UTC)
+    assert third.as_of == dt.datetime(2026, 10, 31, 15, 8, tzinfo=dt.UTC)
+    # the demo's rows end 2026-11-01: the newest row's age grows by exactly the minute
+    ages = [u.health.systems.set_index("system")["quiet_hours"] for u in (first, third)]
+    assert (ages[1] - ages[0]).to_numpy() == pytest.approx([1 / 60] * 3, abs=1e-9)
+    pd.testing.assert_frame_equal(third.health.systems, direct.health.systems)
+    pd.testing.assert_frame_equal(first.daily(), third.daily())

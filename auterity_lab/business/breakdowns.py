@@ -63,6 +63,7 @@ _COUNTS = [
         "auterity.events",
         "auterity.performance_metrics",
     ],
+    relations=[],
 )
 def segment_kpis(
     wb: Workbench,

@@ -135,7 +135,11 @@ def parse_window(window: str | dt.timedelta) -> dt.timedelta:
     return window
 
 
-@cached("user_analytics", tables=["auterity.users", "auterity.user_sessions", "auterity.events"])
+@cached(
+    "user_analytics",
+    tables=["auterity.users", "auterity.user_sessions", "auterity.events"],
+    relations=[],
+)
 def funnel(
     wb: Workbench,
     /,

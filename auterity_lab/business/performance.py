@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from auterity_lab.business._query import SERIES_INTERVALS, choice, run, with_wilson
 from auterity_lab.business.scope import FilterValue, filter_list
+from auterity_lab.cache import cached
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -23,6 +24,7 @@ INTERVALS = ("hour", *SERIES_INTERVALS)
 LEVELS = ("endpoint", "service", "all")
 
 
+@cached("system_metrics", tables=["auterity.performance_metrics"], relations=[])
 def system_performance(
     wb: Workbench,
     /,

@@ -38,7 +38,11 @@ SESSION = "$session"
 MODES = ("first_time", "recurring")
 
 
-@cached("user_analytics", tables=["auterity.users", "auterity.user_sessions", "auterity.events"])
+@cached(
+    "user_analytics",
+    tables=["auterity.users", "auterity.user_sessions", "auterity.events"],
+    relations=[],
+)
 def retention(
     wb: Workbench,
     /,

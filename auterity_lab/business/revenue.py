@@ -25,6 +25,7 @@ from auterity_lab.business._query import (
     with_wilson,
 )
 from auterity_lab.business.scope import FilterValue, scope_params
+from auterity_lab.cache import cached
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -32,6 +33,11 @@ if TYPE_CHECKING:
     from auterity_lab.warehouse import Workbench
 
 
+@cached(
+    "user_analytics",
+    tables=["auterity.users", "auterity.user_sessions", "auterity.events"],
+    relations=[],
+)
 def revenue(
     wb: Workbench,
     /,

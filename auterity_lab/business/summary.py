@@ -102,6 +102,7 @@ _SOURCES: dict[str, Source] = {
         "auterity.events",
         "auterity.performance_metrics",
     ],
+    relations=[],
 )
 def business_metrics(
     wb: Workbench,

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from auterity_lab import rollups
 from auterity_lab.business._query import SERIES_INTERVALS, choice, run
 from auterity_lab.business.scope import FilterValue, scope_params
+from auterity_lab.cache import cached
 from auterity_lab.periods import DateRange
 
 if TYPE_CHECKING:
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     from auterity_lab.warehouse import Workbench
 
 
+@cached("user_analytics", tables=["auterity.users", "auterity.user_sessions"], relations=[])
 def user_activity(
     wb: Workbench,
     /,

@@ -17,6 +17,8 @@ Examples
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import json
 import os
 import re
 from importlib import resources
@@ -27,7 +29,7 @@ import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from auterity_lab.cache import cached
+from auterity_lab.cache import cached, digest, frame_digest
 from auterity_lab.errors import ConfigError
 from auterity_lab.ml._params import ai_params, check_grain
 from auterity_lab.queries import coerce, load_query
@@ -40,6 +42,8 @@ PRICES_ENV = "AUTERITY_LAB_PRICES"
 
 COST_VIEW = "prompt_output_costs"
 PRICE_TABLE = "model_prices"
+COST_RELATIONS = (PRICE_TABLE, COST_VIEW)
+"""The relations :func:`attach_costs` defines."""
 
 PriceSource = str | Path | pd.DataFrame | None
 """A price YAML path, an already loaded price frame (:func:`load_prices`), or None (default)."""
@@ -101,11 +105,18 @@ def load_prices(source: str | Path | None = None) -> pd.DataFrame:
     """
     path = _price_path(source)
     try:
-        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError as exc:
         raise ConfigError(f"price table {path} does not exist") from exc
     except (OSError, UnicodeDecodeError) as exc:  # a directory, a name too long, binary
         raise ConfigError(f"price table {path} cannot be read: {exc}") from exc
+    return _parsed_prices(text, str(path)).copy()  # read every time, parsed once per text
+
+
+@functools.lru_cache(maxsize=32)
+def _parsed_prices(text: str, path: str) -> pd.DataFrame:
+    try:
+        loaded = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ConfigError(f"price table {path} is not valid YAML: {exc}") from exc
     try:
@@ -228,6 +239,28 @@ def ensure_costs(wb: Workbench, prices: PriceSource) -> None:
         attach_costs(wb, prices=prices)
 
 
+def costs_identity(wb: Workbench, prices: PriceSource) -> str:
+    """What the cost relations hold once ``ensure_costs(wb, prices)`` has run, without running it.
+
+    The price table by content and the view by its SQL: a cached cost analysis takes it as a
+    parameter (so its key names the prices) and attaches the costs only on a miss, so that a
+    hit needs neither the price table nor the view.
+
+    Examples
+    --------
+    >>> costs_identity(wb, None) == costs_identity(wb, load_prices())      # doctest: +SKIP
+    True
+    """
+    if prices is None and wb.has_relation(COST_VIEW):
+        state = wb.relation_state()
+        return json.dumps({name: state.get(name) for name in COST_RELATIONS}, sort_keys=True)
+    attached = {
+        PRICE_TABLE: f"frame:{frame_digest(resolve_prices(prices))}",
+        COST_VIEW: f"view:{digest(load_query('ml_prompt_output_costs').sql)}",
+    }
+    return json.dumps(attached, sort_keys=True)
+
+
 def cost_by_model(
     wb: Workbench,
     /,
@@ -276,7 +309,6 @@ def cost_by_model(
     )
 
 
-@cached("ml_performance", tables=["neuroweaver.prompt_outputs"])
 def cost_over_time(
     wb: Workbench,
     /,
@@ -302,11 +334,20 @@ def cost_over_time(
     --------
     >>> cost_over_time(wb, start="2026-10-01", end="2026-11-01", grain="week")  # doctest: +SKIP
     """
-    ensure_costs(wb, prices)
     params = ai_params(
         start, end, model=model, model_version=model_version, prompt_version=prompt_version
     )
-    return wb.query("ml_cost_over_time", grain=check_grain(grain), **params)
+    params["grain"] = check_grain(grain)
+    return _cost_over_time(wb, params, prices=prices, costs=costs_identity(wb, prices))
+
+
+@cached("ml_performance", tables=["neuroweaver.prompt_outputs"], relations=[])
+def _cost_over_time(
+    wb: Workbench, params: dict[str, Any], /, *, prices: PriceSource, costs: str
+) -> pd.DataFrame:
+    """:func:`cost_over_time`, keyed by the prices in effect (``costs``)."""
+    ensure_costs(wb, prices)
+    return wb.query("ml_cost_over_time", **params)
 
 
 def workflow_costs(

@@ -21,7 +21,11 @@ if TYPE_CHECKING:
     from auterity_lab.warehouse import Workbench
 
 
-@cached("ml_performance", tables=["neuroweaver.prompt_outputs", "neuroweaver.feedback"])
+@cached(
+    "ml_performance",
+    tables=["neuroweaver.prompt_outputs", "neuroweaver.feedback"],
+    relations=[],
+)
 def model_performance(
     wb: Workbench,
     /,

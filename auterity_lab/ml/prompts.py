@@ -32,13 +32,12 @@ from auterity_lab.cache import cached
 from auterity_lab.ml._params import ai_params, check_count, check_positive, check_share
 from auterity_lab.ml._stats import t_interval
 from auterity_lab.ml.comparison import compare_tables
-from auterity_lab.ml.cost import PriceSource, ensure_costs
+from auterity_lab.ml.cost import PriceSource, costs_identity, ensure_costs
 
 if TYPE_CHECKING:
     from auterity_lab.warehouse import Workbench
 
 
-@cached("ml_performance", tables=["neuroweaver.prompt_outputs"])
 def prompt_analytics(
     wb: Workbench,
     /,
@@ -51,6 +50,7 @@ def prompt_analytics(
     prices: PriceSource = None,
     prior_weight: float = 10.0,
     confidence: float = 0.95,
+    top: int | None = None,
 ) -> pd.DataFrame:
     """Volume, rating, latency, tokens, cost and quality score per prompt hash and version.
 
@@ -68,6 +68,12 @@ def prompt_analytics(
         ``w`` of the quality score (module docstring).
     confidence
         Level of the rating interval.
+    top
+        Only the ``top`` most used prompts: the first ``top`` rows of the whole result (the
+        quality score's prior ``mu`` still averages the ratings of all prompts, summed exactly
+        as decimals, so scores agree with the whole result's to rounding). The statistics are
+        computed for those prompts only, so time and memory do not grow with the number of
+        distinct prompts (a table of the most used ones, as the dashboard shows). None: all.
 
     Returns
     -------
@@ -82,14 +88,56 @@ def prompt_analytics(
     Examples
     --------
     >>> prompt_analytics(wb, start="2026-10-01", end="2026-11-01", model="gpt-4o")  # doctest: +SKIP
+    >>> prompt_analytics(wb, start="2026-10-01", end="2026-11-01", top=20)  # doctest: +SKIP
     """
-    ensure_costs(wb, prices)
-    frame = wb.query(
-        "ml_prompts",
-        **ai_params(
-            start, end, model=model, model_version=model_version, prompt_version=prompt_version
-        ),
+    top = None if top is None else check_count("top", top)
+    return _prompt_analytics(
+        wb,
+        start=start,
+        end=end,
+        model=model,
+        model_version=model_version,
+        prompt_version=prompt_version,
+        prior_weight=prior_weight,
+        confidence=confidence,
+        top=top,
+        prices=prices,
+        costs=costs_identity(wb, prices),
     )
+
+
+@cached("ml_performance", tables=["neuroweaver.prompt_outputs"], relations=[])
+def _prompt_analytics(
+    wb: Workbench,
+    /,
+    *,
+    start: Any,
+    end: Any,
+    model: str | None,
+    model_version: str | None,
+    prompt_version: str | None,
+    prior_weight: float,
+    confidence: float,
+    top: int | None,
+    prices: PriceSource,
+    costs: str,
+) -> pd.DataFrame:
+    """:func:`prompt_analytics`, keyed by the prices in effect (``costs``)."""
+    ensure_costs(wb, prices)
+    params = ai_params(
+        start, end, model=model, model_version=model_version, prompt_version=prompt_version
+    )
+    totals = None
+    if top is None:
+        frame = wb.query("ml_prompts", **params)
+    else:
+        frame = wb.query("ml_prompts_top", top=top, **params)
+        if len(frame):
+            totals = (
+                float(frame["all_rating_sum"].fillna(0).iloc[0]),
+                float(frame["all_rated"].iloc[0]),
+            )
+        frame = frame.drop(columns=["all_rating_sum", "all_rated"])
     lo, hi = t_interval(
         frame["mean_rating"],
         frame["rating_sd"],
@@ -99,15 +147,19 @@ def prompt_analytics(
     at = frame.columns.get_loc("rating_sd") + 1
     frame.insert(at, "rating_ci_low", lo)
     frame.insert(at + 1, "rating_ci_high", hi)
-    return _with_quality(frame, check_positive("prior_weight", prior_weight)).drop(
-        columns="rating_sum"
-    )
+    weight = check_positive("prior_weight", prior_weight)
+    return _with_quality(frame, weight, totals).drop(columns="rating_sum")
 
 
-def _with_quality(frame: pd.DataFrame, weight: float) -> pd.DataFrame:
+def _with_quality(
+    frame: pd.DataFrame, weight: float, totals: tuple[float, float] | None = None
+) -> pd.DataFrame:
+    """Add ``shrunk_rating`` and ``quality_score``; ``totals`` is (sum, count) of the ratings
+    of all prompts when ``frame`` holds only some of them (else they are summed over it)."""
     rated = frame["rated"].to_numpy(float)
-    total = rated.sum()
-    mu = frame["rating_sum"].fillna(0).to_numpy(float).sum() / total if total else np.nan
+    if totals is None:
+        totals = (frame["rating_sum"].fillna(0).to_numpy(float).sum(), rated.sum())
+    mu = totals[0] / totals[1] if totals[1] else np.nan
     shrunk = (frame["rating_sum"].fillna(0).to_numpy(float) + weight * mu) / (rated + weight)
     frame["shrunk_rating"] = shrunk
     frame["quality_score"] = 100 * (shrunk - 1) / 4 * (1 - frame["error_rate"].to_numpy(float))

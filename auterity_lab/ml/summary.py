@@ -13,7 +13,7 @@ import numpy as np
 
 from auterity_lab.cache import cached
 from auterity_lab.ml._params import ai_params
-from auterity_lab.ml.cost import PriceSource, ensure_costs
+from auterity_lab.ml.cost import PriceSource, costs_identity, ensure_costs
 from auterity_lab.periods import DateRange
 
 if TYPE_CHECKING:
@@ -36,7 +36,6 @@ HIGHER_IS_BETTER: dict[str, bool] = {
 """Direction of the metrics where a rise is good or bad (the others are volumes)."""
 
 
-@cached("ml_performance", tables=["neuroweaver.prompt_outputs"])
 def ml_summary(
     wb: Workbench,
     /,
@@ -67,6 +66,33 @@ def ml_summary(
     >>> s = ml_summary(wb, start="2026-10-01", end="2026-11-01")             # doctest: +SKIP
     >>> s.set_index("metric").loc["cost_usd", ["value", "previous", "change"]]  # doctest: +SKIP
     """
+    rng = DateRange.of(start, end)
+    return _ml_summary(
+        wb,
+        start=rng.start,
+        end=rng.end,
+        model=model,
+        model_version=model_version,
+        prompt_version=prompt_version,
+        prices=prices,
+        costs=costs_identity(wb, prices),
+    )
+
+
+@cached("ml_performance", tables=["neuroweaver.prompt_outputs"], relations=[])
+def _ml_summary(
+    wb: Workbench,
+    /,
+    *,
+    start: Any,
+    end: Any,
+    model: str | None,
+    model_version: str | None,
+    prompt_version: str | None,
+    prices: PriceSource,
+    costs: str,
+) -> pd.DataFrame:
+    """:func:`ml_summary`, keyed by the prices in effect (``costs``)."""
     ensure_costs(wb, prices)
     rng = DateRange.of(start, end)
     filters = {"model": model, "model_version": model_version, "prompt_version": prompt_version}

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from auterity_lab.ml.cost import ensure_costs
+from auterity_lab.cache import cached
+from auterity_lab.ml.cost import costs_identity, ensure_costs
 from auterity_lab.workflow import _common
 
 if TYPE_CHECKING:
@@ -98,6 +99,34 @@ def ai_cost_by_workflow(
     --------
     >>> ai_cost_by_workflow(wb, start="2026-10-01", end="2026-11-01")          # doctest: +SKIP
     """
+    return _ai_cost_by_workflow(
+        wb,
+        start=start,
+        end=end,
+        workflow=workflow,
+        max_run_days=max_run_days,
+        prices=prices,
+        costs=costs_identity(wb, prices),
+    )
+
+
+@cached(
+    "workflow",
+    tables=["relaycore.workflow_runs", "relaycore.workflow_steps", "neuroweaver.prompt_outputs"],
+    relations=[],
+)
+def _ai_cost_by_workflow(
+    wb: Workbench,
+    /,
+    *,
+    start: Any,
+    end: Any,
+    workflow: str | None,
+    max_run_days: int,
+    prices: PriceSource,
+    costs: str,
+) -> pd.DataFrame:
+    """:func:`ai_cost_by_workflow`, keyed by the prices in effect (``costs``)."""
     return _costed(wb, "workflow_ai_workflows", start, end, workflow, prices, max_run_days)
 
 

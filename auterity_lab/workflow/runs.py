@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from auterity_lab.warehouse import Workbench
 
 
+@cached("workflow", tables=["relaycore.workflow_runs"], relations=[])
 def run_summary(
     wb: Workbench,
     /,
@@ -71,7 +72,7 @@ def run_summary(
     return frame
 
 
-@cached("workflow", tables=["relaycore.workflow_runs"])
+@cached("workflow", tables=["relaycore.workflow_runs"], relations=[])
 def run_trends(
     wb: Workbench,
     /,

@@ -15,6 +15,7 @@ Examples
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Mapping
 from importlib import resources
@@ -27,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
+from auterity_lab.cache import cached, frame_digest
 from auterity_lab.errors import ConfigError
 from auterity_lab.workflow import _common
 
@@ -106,13 +108,25 @@ def load_sla_config(source: SlaSource = None) -> SlaConfig:
         path = _sla_path(source)
         label = str(path)
         try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+            text = path.read_text(encoding="utf-8")
         except FileNotFoundError as exc:
             raise ConfigError(f"SLA file {path} does not exist") from exc
         except (OSError, UnicodeDecodeError) as exc:  # a directory, a name too long, binary
             raise ConfigError(f"SLA file {path} cannot be read: {exc}") from exc
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"SLA file {path} is not valid YAML: {exc}") from exc
+        return _parsed_file(text, label)  # the file is read every time, parsed once per text
+    return _validated(raw, label)
+
+
+@functools.lru_cache(maxsize=32)
+def _parsed_file(text: str, label: str) -> SlaConfig:
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"SLA file {label} is not valid YAML: {exc}") from exc
+    return _validated(raw, label)
+
+
+def _validated(raw: Any, label: str) -> SlaConfig:
     try:
         return SlaConfig.model_validate(raw)
     except ValidationError as exc:
@@ -164,9 +178,13 @@ def sla_breaches(
     >>> sla_breaches(wb, start="2026-10-01", end="2026-11-01", workflow="lead-enrichment")
     ... # doctest: +SKIP
     """
-    config = load_sla_config(targets)
-    bound = _bound(config, start, end, workflow)
-    register_targets(wb, config)
+    config = register_targets(wb, targets)  # first: the cached part's key holds the targets
+    return _sla_breaches(wb, **_bound(config, start, end, workflow))
+
+
+@cached("workflow", tables=["relaycore.workflow_runs"], relations=[TARGETS_RELATION])
+def _sla_breaches(wb: Workbench, /, **bound: Any) -> pd.DataFrame:
+    """:func:`sla_breaches` once the targets are registered on ``wb``."""
     frame = wb.query("workflow_sla", **bound)
     allowed = 1.0 - frame["objective"].to_numpy(dtype=float)
     frame["p_value"] = stats.binom.sf(
@@ -212,9 +230,14 @@ def sla_over_time(
 
 
 def register_targets(wb: Workbench, targets: SlaSource = None) -> SlaConfig:
-    """Register the listed targets on ``wb`` as ``workflow_sla_targets``; return the config."""
+    """Register the listed targets on ``wb`` as ``workflow_sla_targets``; return the config.
+
+    Targets equal to the ones registered already are not registered again.
+    """
     config = load_sla_config(targets)
-    wb.register(TARGETS_RELATION, config.frame())
+    frame = config.frame()
+    if wb.relation_state().get(TARGETS_RELATION) != f"frame:{frame_digest(frame)}":
+        wb.register(TARGETS_RELATION, frame)
     return config
 
 

@@ -64,6 +64,7 @@ _SHIFT_COLUMNS = [
 ]
 
 
+@cached("workflow", tables=["relaycore.workflow_runs", "relaycore.workflow_steps"], relations=[])
 def step_breakdown(
     wb: Workbench,
     /,
@@ -181,7 +182,7 @@ def bottlenecks(
     return out.reset_index(drop=True)
 
 
-@cached("workflow", tables=["relaycore.workflow_runs", "relaycore.workflow_steps"])
+@cached("workflow", tables=["relaycore.workflow_runs", "relaycore.workflow_steps"], relations=[])
 def bottleneck_history(
     wb: Workbench,
     /,
