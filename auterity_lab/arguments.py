@@ -61,9 +61,7 @@ def whole_number(value: Any, name: str, *, low: int = 1, high: int | None = None
     return int(value)
 
 
-def number_in(
-    value: Any, name: str, low: float, high: float, *, closed: bool = False
-) -> float:
+def number_in(value: Any, name: str, low: float, high: float, *, closed: bool = False) -> float:
     """``value`` when it is a real number in ``(low, high)`` (``[low, high]`` when ``closed``).
 
     Examples

@@ -80,12 +80,29 @@ false-discovery rate of at most ``a_k`` and, on data without any effect, a chanc
 ``a_k`` of any discovery, so the run's false-discovery rate and its chance of any false
 discovery on null data are at most ``Σ a_k = alpha`` (a Bonferroni bound over families, valid
 whatever their dependence). ``q_value`` in the evidence is the family's q-value, and
-``InsightReport.params["family_levels"]`` the level each family was held to. The bound needs
-p-values that are valid far into their tail under serial dependence: trend and change-point
-p-values are widened by a parametric AR(1) bootstrap of their statistics
-(:func:`auterity_lab.stats.calibrated_tail_scale`), and correlations use the smaller of
-Bartlett's and a circular-shift effective sample size. Measured on simulated null runs and the
-demo generator: ``benchmarks/detection_study.py``.
+``InsightReport.params["family_levels"]`` the level each family was held to.
+
+The bound needs p-values that are valid far into their tail: a family of about 65 trend and
+shift tests at level 0.5 % acts on p ≈ 1e-4. Three things make naive p-values too small there.
+(1) Serial dependence, and more of it than the lag-1 autocorrelation shows: a daily metric is a
+daily factor (load, traffic, a slow provider) seen through the sampling noise of a few calls,
+sessions or runs a day, i.e. an AR(1) signal plus white noise, an ARMA(1,1) whose noise shrinks
+the lag-1 autocorrelation while the persistence stays. An AR(1) fitted to it underestimates the
+long-run variance. (2) Estimated long-run variances are noisy in 120 days, which gives
+studentised statistics a heavier tail than their limit. (3) Sparse segments (a cheap model
+called twice a day) have skewed, heavy-tailed daily values that Gaussian simulation misses.
+So trend and change-point p-values are calibrated by simulating the statistic under an
+ARMA(1,1) fitted to the series' own residuals (:func:`auterity_lab.stats.cusum_change_point`,
+:func:`auterity_lab.stats.mann_kendall`): the signal's persistence ``φ`` and share of the
+variance are fitted to the first ten bias-corrected autocorrelations; CUSUM resamples the fitted
+innovations (a residual bootstrap: (3)), Mann–Kendall works on ranks and simulates Gaussian
+ones. The simulated statistics give a tail scale
+(:func:`auterity_lab.stats.calibrated_tail_scale`) rather than a rank p-value, because a rank
+p-value bottoms out at 1/2000, which a BH family of 65 tests at 0.5 % can never reach.
+Correlations use the smaller of Bartlett's and a circular-shift effective sample size; on 600
+simulated null runs their p-values were not smaller than nominal even below 1e-5 (9 of about
+1.2 million below 1e-5, 12 expected), so they were left as they are. Measured on simulated null
+runs and the demo generator: ``benchmarks/detection_study.py``.
 
 Examples
 --------
@@ -513,8 +530,8 @@ def scan_series(
     """
     if not isinstance(series, pd.DataFrame):
         raise QueryParameterError(f"series must be a DataFrame, not {type(series).__name__}")
-    period = whole_number(period, "period", low=2, high=max(2, len(series)))
-    min_segment = whole_number(min_segment, "min_segment", high=max(1, len(series)))
+    period = whole_number(period, "period", low=2)
+    min_segment = whole_number(min_segment, "min_segment")
     number_in(alpha, "alpha", 0, 1)
     number_in(trend_share, "trend_share", 0, 1, closed=True)
     cat = CATALOG if catalog is None else catalog
@@ -650,10 +667,10 @@ def running_level(y: Any, *, window: int = 7, split: int | None = None) -> np.nd
     [1.0, 5.0, 1.0, 9.0, 5.0, 5.0, 5.0]
     """
     y = numbers(y, "y")
-    window = whole_number(window, "window", high=max(1, len(y)))
+    window = whole_number(window, "window")
     if split is not None:
         split = whole_number(split, "split", low=0, high=len(y))
-    half = max(1, window // 2)
+    half = max(1, min(window // 2, len(y)))  # neighbours beyond the series add nothing
     parts = [y] if split is None else [y[:split], y[split:]]
     out = []
     for part in parts:
@@ -676,7 +693,8 @@ def _pre_split(y: np.ndarray, min_segment: int) -> int | None:
     change-point test itself is :func:`auterity_lab.stats.cusum_change_point`'s."""
     med = float(np.median(y))
     mad = 1.4826 * float(np.median(np.abs(y - med))) or float(np.std(y)) or 1.0
-    cp = cusum_change_point(np.clip(y, med - 5 * mad, med + 5 * mad), min_segment=min_segment)
+    clipped = np.clip(y, med - 5 * mad, med + 5 * mad)
+    cp = cusum_change_point(clipped, min_segment=min_segment, calibrate=False)  # BIC only
     if cp is None or cp.bic_step + 10 > min(cp.bic_linear, cp.bic_constant):
         return None
     return cp.index
@@ -885,6 +903,17 @@ def _incident_frame(anomalies: pd.DataFrame, alpha: float) -> pd.DataFrame:
 
 def _empty(columns: Iterable[str]) -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series([], dtype=object) for c in columns})
+
+
+def _empty_scan() -> SeriesScan:
+    """The scan of a run that tests no series (no anomaly, trend or change-point kind)."""
+    return SeriesScan(
+        _empty(ANOMALY_COLUMNS),
+        _empty(INCIDENT_COLUMNS),
+        _empty(TREND_COLUMNS),
+        _empty(CHANGE_POINT_COLUMNS),
+        pd.DataFrame(columns=["series", "reason"]),
+    )
 
 
 def _qvalues_by_level(frame: pd.DataFrame, p_col: str = "p_value") -> np.ndarray:
@@ -1585,7 +1614,7 @@ def generate_insights(
             trend_share=levels.get("trend_change", 0.0) / scan_alpha,
         )
         if scan_alpha > 0
-        else scan_series(series.iloc[0:0])
+        else _empty_scan()
     )
     deployments = (
         deployment_checks(

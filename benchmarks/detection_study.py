@@ -35,6 +35,7 @@ Run::
     .venv/bin/python benchmarks/detection_study.py --jobs 2        # everything, ~1 h
     .venv/bin/python benchmarks/detection_study.py --demo-seeds 0  # parts A and B, ~25 min
     .venv/bin/python benchmarks/detection_study.py --jobs 2 --out study.json
+    .venv/bin/python benchmarks/detection_study.py --parts B --first-seed 1000 --jobs 2
 """
 
 from __future__ import annotations
@@ -626,8 +627,10 @@ def _placebo_markers(start: str) -> list[dict[str, Any]]:
     ]
 
 
-def demo_study(seeds: int, scale: float, jobs: int = 1) -> pd.DataFrame:
-    return pd.DataFrame(_map(partial(demo_seed, scale=scale), list(range(1, seeds + 1)), jobs))
+def demo_study(seeds: int, scale: float, jobs: int = 1, first_seed: int = 0) -> pd.DataFrame:
+    """Part C over the demo seeds ``first_seed + 1 .. first_seed + seeds``."""
+    chosen = list(range(first_seed + 1, first_seed + seeds + 1))
+    return pd.DataFrame(_map(partial(demo_seed, scale=scale), chosen, jobs))
 
 
 def summarise_demo(runs: pd.DataFrame) -> pd.DataFrame:
@@ -660,6 +663,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, default=50, help="seeds of part A")
     parser.add_argument("--null-seeds", type=int, default=200, help="seeds of part B")
+    parser.add_argument(
+        "--first-seed", type=int, default=0, help="first seed of parts B and C (default 0)"
+    )
     parser.add_argument("--demo-seeds", type=int, default=50, help="seeds of part C (0 skips it)")
     parser.add_argument(
         "--scales", default="1.0,0.05", help="demo generator scales, comma-separated"
@@ -681,10 +687,12 @@ def main(argv: list[str] | None = None) -> int:
         print(corr.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
         results["correlations"] = corr.to_dict("records")
     if "B" in args.parts:
-        null_runs = pd.DataFrame(_map(null_run, list(range(args.null_seeds)), args.jobs))
+        seeds = list(range(args.first_seed, args.first_seed + args.null_seeds))
+        null_runs = pd.DataFrame(_map(null_run, seeds, args.jobs))
         null = summarise_null(null_runs)
         print(
-            f"\nB. The whole engine on null data ({args.null_seeds} seeds, run-level alpha "
+            f"\nB. The whole engine on null data ({args.null_seeds} seeds from "
+            f"{args.first_seed}, run-level alpha "
             f"{ALPHA}: {', '.join(f'{k} {v:.4g}' for k, v in family_levels(ALPHA).items())})"
         )
         print(null.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
@@ -692,7 +700,7 @@ def main(argv: list[str] | None = None) -> int:
     for scale in [float(v) for v in args.scales.split(",")] if "C" in args.parts else []:
         if not args.demo_seeds:
             break
-        demo_runs = demo_study(args.demo_seeds, scale, args.jobs)
+        demo_runs = demo_study(args.demo_seeds, scale, args.jobs, args.first_seed)
         demo = summarise_demo(demo_runs)
         print(
             f"\nC. Planted effects of the demo generator ({args.demo_seeds} seeds, one tenant, "
