@@ -83,6 +83,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import pyarrow as pa
 
+from auterity_lab.config import packaged_dir
 from auterity_lab.errors import ConfigError
 from auterity_lab.schema import source_tables
 
@@ -274,17 +275,22 @@ def tables_fingerprint(manifest: Manifest, tables: Sequence[str]) -> str:
 
 @functools.cache
 def code_version() -> str:
-    """Hash of the package's Python source: a function's cached results die with a code change.
+    """Hash of the package's code: its Python source, its SQL files and its packaged YAML
+    defaults (prices, SLAs, rules). A function's cached results die with a change to any.
 
     Examples
     --------
     >>> len(code_version())
     32
     """
-    root = Path(__file__).resolve().parent
     h = hashlib.sha256()
-    for path in sorted(root.rglob("*.py")):
-        h.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
+    for root, pattern in (
+        (Path(__file__).resolve().parent, "*.py"),
+        (Path(__file__).resolve().parent, "*.yml"),
+        (packaged_dir("queries"), "*.sql"),
+    ):
+        for path in sorted(root.rglob(pattern)):
+            h.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
     return h.hexdigest()[:32]
 
 

@@ -801,3 +801,15 @@ def test_a_result_too_big_to_cache_is_refused_before_encoding(
     monkeypatch.setattr(cache_module, "encode_entry", None)  # would raise if it were called
     assert store.put("k", "t1", "q", frame, ttl=60) is frame
     assert store.get("k", "t1") is None and store.stats().uncacheable == 1
+
+
+def test_code_version_follows_the_sql_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a cached function's key holds code_version(): editing a query it runs must change it
+    (tmp_path / "q.sql").write_text("SELECT 1")
+    monkeypatch.setattr(cache_module, "packaged_dir", lambda name: tmp_path)
+    before = cache_module.code_version.__wrapped__()
+    assert cache_module.code_version.__wrapped__() == before
+    (tmp_path / "q.sql").write_text("SELECT 2")
+    assert cache_module.code_version.__wrapped__() != before
