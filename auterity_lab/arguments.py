@@ -1,13 +1,14 @@
-"""Checks of the arguments of the numeric kernels (:mod:`auterity_lab.stats`,
-:mod:`auterity_lab.insights`): a bad argument is a :class:`QueryParameterError` naming it,
-never an error from deep inside numpy, and never an allocation sized by the argument.
+"""Checks of function arguments: a bad argument is a :class:`QueryParameterError` naming it,
+never an error from deep inside numpy or pandas, and never an allocation sized by the argument.
 
 Examples
 --------
 >>> numbers([1, 2.5]).tolist()
 [1.0, 2.5]
->>> whole_number(7, "period", low=2)
+>>> check_count("period", 7, minimum=2)
 7
+>>> check_share("alpha", 0.05)
+0.05
 """
 
 from __future__ import annotations
@@ -44,38 +45,52 @@ def numbers(values: Any, name: str = "values") -> np.ndarray:
     return x
 
 
-def whole_number(value: Any, name: str, *, low: int = 1, high: int | None = None) -> int:
-    """``value`` when it is an integer in ``[low, high]`` (no upper bound when ``high`` is None).
+def check_count(name: str, value: Any, *, minimum: int = 1, maximum: int | None = None) -> int:
+    """``value`` if it is an integer in ``[minimum, maximum]`` (no upper bound when None).
 
     Examples
     --------
-    >>> whole_number(10**6, "lag", high=40)
+    >>> check_count("lag", 10**6, maximum=40)
     Traceback (most recent call last):
     ...
     auterity_lab.errors.QueryParameterError: lag must be an integer in [1, 40], not 1000000
     """
-    ok = isinstance(value, int | np.integer) and not isinstance(value, bool)
-    if not ok or value < low or (high is not None and value > high):
-        bounds = f">= {low}" if high is None else f"in [{low}, {high}]"
+    whole = isinstance(value, int | np.integer) and not isinstance(value, bool)
+    if not whole or value < minimum or (maximum is not None and value > maximum):
+        bounds = f">= {minimum}" if maximum is None else f"in [{minimum}, {maximum}]"
         raise QueryParameterError(f"{name} must be an integer {bounds}, not {value!r}")
     return int(value)
 
 
-def number_in(value: Any, name: str, low: float, high: float, *, closed: bool = False) -> float:
-    """``value`` when it is a real number in ``(low, high)`` (``[low, high]`` when ``closed``).
+def check_share(
+    name: str, value: Any, *, low: float = 0.0, high: float = 1.0, closed: bool = False
+) -> float:
+    """``value`` if it is a number in ``(low, high)`` (a confidence, an alpha, a power), or in
+    ``[low, high]`` when ``closed``.
 
     Examples
     --------
-    >>> number_in(0.05, "alpha", 0, 1)
-    0.05
-    >>> number_in("0.05", "alpha", 0, 1)
+    >>> check_share("alpha", "0.05", low=0, high=1)
     Traceback (most recent call last):
     ...
     auterity_lab.errors.QueryParameterError: alpha must be a number in (0, 1), not '0.05'
     """
     real = isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool)
-    inside = real and (low <= value <= high if closed else low < value < high)
-    if not inside:
+    if not real or not (low <= value <= high if closed else low < value < high):
         bounds = f"[{low}, {high}]" if closed else f"({low}, {high})"
         raise QueryParameterError(f"{name} must be a number in {bounds}, not {value!r}")
+    return float(value)
+
+
+def check_positive(name: str, value: Any) -> float:
+    """``value`` if it is a number > 0 (a margin, a threshold).
+
+    Examples
+    --------
+    >>> check_positive("margin", 0.1)
+    0.1
+    """
+    real = isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool)
+    if not real or not value > 0:
+        raise QueryParameterError(f"{name} must be a number > 0, not {value!r}")
     return float(value)

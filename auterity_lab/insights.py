@@ -127,7 +127,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-from auterity_lab.arguments import number_in, numbers, whole_number
+from auterity_lab.arguments import check_count, check_share, numbers
 from auterity_lab.errors import QueryParameterError
 from auterity_lab.metrics import CATALOG, Metric, metric_series, series_name, transform
 from auterity_lab.periods import DateRange
@@ -430,7 +430,7 @@ def family_levels(alpha: float, kinds: Iterable[str] = KINDS) -> dict[str, float
     if unknown or not chosen:
         given = ", ".join(unknown) or "(none given)"
         raise QueryParameterError(f"unknown insight kind {given}; known: {', '.join(KINDS)}")
-    number_in(alpha, "alpha", 0, 1)
+    check_share("alpha", alpha, low=0, high=1)
     families = list(dict.fromkeys(_FAMILY_OF_KIND[k] for k in chosen))
     total = sum(ALPHA_SHARES[f] for f in families)
     return {f: alpha * ALPHA_SHARES[f] / total for f in ALPHA_SHARES if f in families}
@@ -530,10 +530,10 @@ def scan_series(
     """
     if not isinstance(series, pd.DataFrame):
         raise QueryParameterError(f"series must be a DataFrame, not {type(series).__name__}")
-    period = whole_number(period, "period", low=2)
-    min_segment = whole_number(min_segment, "min_segment")
-    number_in(alpha, "alpha", 0, 1)
-    number_in(trend_share, "trend_share", 0, 1, closed=True)
+    period = check_count("period", period, minimum=2)
+    min_segment = check_count("min_segment", min_segment)
+    check_share("alpha", alpha, low=0, high=1)
+    check_share("trend_share", trend_share, low=0, high=1, closed=True)
     cat = CATALOG if catalog is None else catalog
     prepared, skipped = [], []
     for (metric_name, segment), rows in series.groupby(["metric", "segment"], sort=False):
@@ -667,9 +667,9 @@ def running_level(y: Any, *, window: int = 7, split: int | None = None) -> np.nd
     [1.0, 5.0, 1.0, 9.0, 5.0, 5.0, 5.0]
     """
     y = numbers(y, "y")
-    window = whole_number(window, "window")
+    window = check_count("window", window)
     if split is not None:
-        split = whole_number(split, "split", low=0, high=len(y))
+        split = check_count("split", split, minimum=0, maximum=len(y))
     half = max(1, min(window // 2, len(y)))  # neighbours beyond the series add nothing
     parts = [y] if split is None else [y[:split], y[split:]]
     out = []
@@ -804,8 +804,8 @@ def tail_pvalues(z: Any, *, body: float = 0.8, max_df: float = 200.0) -> np.ndar
     from scipy.optimize import brentq
 
     z = numbers(z, "z")
-    number_in(body, "body", 0, 1)
-    number_in(max_df, "max_df", 0, math.inf, closed=True)
+    check_share("body", body, low=0, high=1)
+    check_share("max_df", max_df, low=0, high=math.inf, closed=True)
     ok = np.isfinite(z)
     out = np.full(len(z), np.nan)
     if ok.sum() < 10:
@@ -1600,7 +1600,7 @@ def generate_insights(
         )
     if grain not in PERIODS:
         raise QueryParameterError(f"grain must be one of {', '.join(PERIODS)}, not {grain!r}")
-    number_in(alpha, "alpha", 0, 1)
+    check_share("alpha", alpha, low=0, high=1)
     rng = DateRange.of(start, end)
     store_obj = state or StateStore.for_data_dir(wb.data_dir)
     levels = family_levels(alpha, chosen)

@@ -60,7 +60,7 @@ import pandas as pd
 from scipy import signal as sps_signal
 from scipy import stats as sps
 
-from auterity_lab.arguments import number_in, numbers, whole_number
+from auterity_lab.arguments import check_count, check_share, numbers
 from auterity_lab.cache import cached
 from auterity_lab.errors import QueryParameterError
 from auterity_lab.metrics import CATALOG, metric_series, pivot_series, split_series_name, transform
@@ -393,7 +393,7 @@ def correlate(
     scale_of = {c: (scales or {}).get(c, "linear") for c in columns}
     if min_periods is None:
         min_periods = max(14, 2 * period)
-    min_periods = whole_number(min_periods, "min_periods", low=3)
+    min_periods = check_count("min_periods", min_periods, minimum=3)
     prepared: dict[str, Prepared] = {}
     series_rows = []
     for col in columns:
@@ -771,7 +771,7 @@ def decompose(
         raise QueryParameterError(
             f"method must be one of stl, median, moving_average, none, not {method!r}"
         )
-    period = whole_number(period, "period", low=2)
+    period = check_count("period", period, minimum=2)
     if method == "none":
         level = np.full_like(x, x.mean())
         return Decomposition(level, np.zeros_like(x), x - level, "none")
@@ -832,7 +832,7 @@ def _check_options(
         problems.append(f"max_lag must be an integer in [0, 60], not {max_lag!r}")
     for name, value in (("alpha", alpha), ("ci_level", ci_level)):
         try:
-            number_in(value, name, 0, 1)
+            check_share(name, value, low=0, high=1)
         except QueryParameterError as exc:
             problems.append(str(exc))
     if not isinstance(n_boot, int) or n_boot < 0:
@@ -1169,7 +1169,7 @@ def granger_pvalues(x: np.ndarray, y: np.ndarray, lag: int) -> tuple[float, floa
     x, y = numbers(x, "x"), numbers(y, "y")
     if len(x) != len(y):
         raise QueryParameterError(f"x and y must have the same length, not {len(x)} and {len(y)}")
-    lag = whole_number(lag, "lag")
+    lag = check_count("lag", lag)
     ok = np.isfinite(x) & np.isfinite(y)
     a, b = x[ok], y[ok]
     if len(a) < 3 * lag + 10:
@@ -1312,7 +1312,7 @@ def theil_sen(values: Any, *, level: float = 0.95) -> TheilSen:
     2.0
     """
     y = numbers(values)
-    number_in(level, "level", 0, 1)
+    check_share("level", level, low=0, high=1)
     x = np.arange(len(y), dtype=float)
     ok = np.isfinite(y)
     if ok.sum() < 3:
@@ -1382,7 +1382,7 @@ def cusum_change_point(
     y = numbers(values)
     y = y[np.isfinite(y)]
     n = len(y)
-    min_segment = whole_number(min_segment, "min_segment")
+    min_segment = check_count("min_segment", min_segment)
     if n < 2 * min_segment or np.ptp(y) <= 0:
         return None
     best_at, stats, resid = _cusum(y[None, :], min_segment, noise_floor)

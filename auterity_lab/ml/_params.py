@@ -1,4 +1,5 @@
-"""Parameters shared by the ml functions: date range, AI filters, time grain, confidence.
+"""Parameters shared by the ml functions: date range, AI filters and time grain (number checks
+are :mod:`auterity_lab.arguments`).
 
 Examples
 --------
@@ -43,24 +44,3 @@ def check_grain(grain: str) -> str:
     if grain not in GRAINS:
         raise QueryParameterError(f"grain must be one of {', '.join(GRAINS)}, not {grain!r}")
     return grain
-
-
-def check_share(name: str, value: float, *, low: float = 0.0, high: float = 1.0) -> float:
-    """``value`` if ``low < value < high`` (a confidence, an alpha, a power), else an error."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or not low < value < high:
-        raise QueryParameterError(f"{name} must be a number in ({low}, {high}), not {value!r}")
-    return float(value)
-
-
-def check_positive(name: str, value: float) -> float:
-    """``value`` if it is a number > 0 (a margin, a threshold), else an error."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-        raise QueryParameterError(f"{name} must be a number > 0, not {value!r}")
-    return float(value)
-
-
-def check_count(name: str, value: int, *, minimum: int = 1) -> int:
-    """``value`` if it is an integer >= ``minimum``, else an error."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise QueryParameterError(f"{name} must be an integer >= {minimum}, not {value!r}")
-    return value

@@ -27,8 +27,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from auterity_lab.arguments import check_count, check_share
 from auterity_lab.errors import QueryParameterError
-from auterity_lab.ml._params import ai_params, check_count, check_share
+from auterity_lab.ml._params import ai_params
 from auterity_lab.ml._stats import (
     bootstrap_quantile_difference,
     mann_whitney,

@@ -43,8 +43,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from auterity_lab.arguments import check_share
 from auterity_lab.errors import QueryParameterError
-from auterity_lab.ml._params import check_share
 from auterity_lab.multiple_testing import bh_qvalues
 from auterity_lab.periods import DateRange
 

@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from scipy import stats
 
+from auterity_lab.arguments import check_count
 from auterity_lab.errors import QueryParameterError
-from auterity_lab.ml._params import ai_params, check_count
+from auterity_lab.ml._params import ai_params
 from auterity_lab.multiple_testing import bh_qvalues
 
 if TYPE_CHECKING:

@@ -36,8 +36,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from auterity_lab.arguments import check_count, check_positive, check_share
 from auterity_lab.errors import QueryParameterError
-from auterity_lab.ml._params import ai_params, check_count, check_positive, check_share
+from auterity_lab.ml._params import ai_params
 from auterity_lab.periods import DateRange
 
 if TYPE_CHECKING:

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from auterity_lab.arguments import check_share
 from auterity_lab.cache import cached
-from auterity_lab.ml._params import ai_params, check_grain, check_share
+from auterity_lab.ml._params import ai_params, check_grain
 from auterity_lab.ml._stats import t_interval
 from auterity_lab.periods import DateRange
 

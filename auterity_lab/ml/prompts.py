@@ -28,8 +28,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from auterity_lab.arguments import check_count, check_positive, check_share
 from auterity_lab.cache import cached
-from auterity_lab.ml._params import ai_params, check_count, check_positive, check_share
+from auterity_lab.ml._params import ai_params
 from auterity_lab.ml._stats import t_interval
 from auterity_lab.ml.comparison import compare_tables
 from auterity_lab.ml.cost import PriceSource, costs_identity, ensure_costs

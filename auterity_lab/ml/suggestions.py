@@ -45,8 +45,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from auterity_lab.arguments import check_count, check_positive, check_share
 from auterity_lab.errors import QueryParameterError
-from auterity_lab.ml._params import ai_params, check_count, check_positive, check_share
+from auterity_lab.ml._params import ai_params
 from auterity_lab.ml._stats import moments, welch
 from auterity_lab.ml.comparison import compare_tables
 from auterity_lab.ml.cost import PriceSource, ensure_costs
