@@ -76,7 +76,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
@@ -894,6 +894,7 @@ class ResultCache:
             }
         )
         self._lock = threading.Lock()
+        self._local = threading.local()
 
     _shared: dict[tuple[Any, ...], ResultCache] = {}
     _shared_lock = threading.Lock()
@@ -921,8 +922,31 @@ class ResultCache:
         """Time to live of ``kind`` in this cache."""
         return ttl_seconds(kind, self.ttl_overrides)
 
+    @contextlib.contextmanager
+    def refreshing(self) -> Iterator[None]:
+        """Within the block, this thread's lookups miss: every result is computed and stored anew.
+
+        Used to precompute results with a new time to live, even where an entry exists.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> cache = ResultCache(disk_dir=Path(tempfile.mkdtemp()))
+        >>> _ = cache.put("k1", "acme", "demo", pa.table({"x": [1]}), ttl=60)
+        >>> with cache.refreshing():
+        ...     cache.get("k1", "acme") is None
+        True
+        """
+        self._local.refreshing = getattr(self._local, "refreshing", 0) + 1
+        try:
+            yield
+        finally:
+            self._local.refreshing -= 1
+
     def get(self, key: str, tenant: str) -> Any | None:
         """The live value under ``key`` for ``tenant``, or None; fills the faster layers."""
+        if getattr(self._local, "refreshing", 0):
+            return None
         blob_layers: list[tuple[str, Callable[[], bytes | None]]] = [
             ("memory", lambda: self.memory.get(key))
         ]

@@ -74,6 +74,14 @@ class Settings(BaseSettings):
         description="Cache TTL per kind (user_analytics, system_metrics, ml_performance, "
         "correlations, insights, workflow); overrides the spec's defaults.",
     )
+    precompute_dashboard: bool = Field(
+        True,
+        description="After `extract` and `demo`, compute every tenant's default dashboard view "
+        "into the result cache.",
+    )
+    precompute_keep_days: float = Field(
+        7.0, gt=0, description="Days precomputed dashboard results live if no extract changes them."
+    )
     cache_redis_url: SecretStr | None = Field(
         None, description="Redis URL of an optional team-wide cache layer."
     )

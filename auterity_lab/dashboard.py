@@ -112,6 +112,21 @@ class Filters:
         return {f.name: _plain(getattr(self, f.name)) for f in fields(self)}
 
 
+def default_filters(wb: Workbench) -> Filters:
+    """The filters a dashboard opens with: ``wb``'s tenant, the eight weeks up to the latest
+    complete day of data, no model, device or country.
+
+    Examples
+    --------
+    >>> default_filters(wb)                                                  # doctest: +SKIP
+    Filters(tenant='acme', start=datetime.date(2026, 9, 6), end=datetime.date(2026, 11, 1), ...)
+    """
+    from auterity_lab.digest import latest_complete_day
+
+    end = latest_complete_day(wb) + dt.timedelta(days=1)
+    return Filters(wb.tenant, end - dt.timedelta(weeks=8), end)
+
+
 @dataclass
 class PanelContext:
     """What a panel computes from: the tenant's workbench, the filters and a shared memo (so
@@ -439,8 +454,6 @@ class Dashboard(widgets.VBox):
         export_dir: str | Path | None = None,
         tabs: Mapping[str, Tab] = TABS,
     ) -> None:
-        from auterity_lab.digest import latest_complete_day
-
         self._tabs = dict(tabs)
         self._benches: dict[str, Workbench] = {wb.tenant: wb}
         self._root = wb
@@ -448,12 +461,11 @@ class Dashboard(widgets.VBox):
         self.on_insight_action = on_insight_action
         self.on_alert_action = on_alert_action
         self.export_dir = Path(export_dir) if export_dir is not None else None
-        last = latest_complete_day(wb) + dt.timedelta(days=1)
-        first = last - dt.timedelta(days=56)
+        default = default_filters(wb)
         self.filters = Filters(
             wb.tenant,
-            _date(start) if start is not None else first,
-            _date(end) if end is not None else last,
+            _date(start) if start is not None else default.start,
+            _date(end) if end is not None else default.end,
         )
         self.frames: dict[str, dict[str, pd.DataFrame]] = {k: {} for k in self._tabs}
         self.computed_for: dict[str, dict[str, tuple[Any, ...]]] = {k: {} for k in self._tabs}
@@ -1201,4 +1213,5 @@ __all__ = [
     "PanelContext",
     "Tab",
     "dashboard",
+    "default_filters",
 ]

@@ -45,6 +45,7 @@ SKIPPED = {
     "extract": "needs a Postgres source (corrupted sources: tests/test_corrupt_sources.py)",
     "seed-postgres": "needs a Postgres source",
     "demo": "writes a new demo data directory (its sizes are validated by generate_demo)",
+    "precompute": "computes every tab of every tenant (tested in tests/test_precompute.py)",
     "report run": "executes a notebook kernel (tens of seconds)",
     "report due": "executes the due notebooks",
 }

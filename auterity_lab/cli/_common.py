@@ -13,10 +13,11 @@ from __future__ import annotations
 import math
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from auterity_lab.audit import AuditLog, audit_log_for
@@ -34,6 +35,7 @@ from auterity_lab.security import (
 if TYPE_CHECKING:
     import pandas as pd
 
+    from auterity_lab.precompute import Precomputation
     from auterity_lab.warehouse import Workbench
 
 console = Console(stderr=True)
@@ -152,6 +154,42 @@ def refresh_rollups(path: Path) -> None:
             f"rollup {b.name}: {b.rebuilt} days rebuilt, {b.kept} kept, {b.removed} removed "
             f"({b.rows:,} rows)"
         )
+
+
+def refresh_precomputed(path: Path) -> None:
+    """Precompute the default dashboard view of each tenant into the result cache, unless
+    ``precompute_dashboard`` or the cache is off; say how long it took and what failed."""
+    settings = load_settings()
+    if not (settings.precompute_dashboard and settings.cache_enabled):
+        return
+    run = precompute_with_progress(path)
+    console.print(
+        f"precomputed the dashboard's default view: {len(run.tabs)} tabs in {run.seconds:.1f} s "
+        f"(kept {run.keep_days:g} days unless an extract changes their tables)"
+    )
+
+
+def precompute_with_progress(path: Path, **options: Any) -> Precomputation:
+    """:func:`~auterity_lab.precompute.precompute_dashboard` with a progress bar; failed
+    panels are printed as warnings."""
+    from auterity_lab.precompute import precompute_dashboard
+
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} tabs"),
+        TimeElapsedColumn(),
+        console=console,
+    ) as bar:
+        task = bar.add_task("precomputing", total=None)
+
+        def step(done: int, total: int, label: str) -> None:
+            bar.update(task, completed=done, total=total, description=f"precomputed {label}")
+
+        run = precompute_dashboard(path, progress=step, **options)
+    for error in run.errors:
+        console.print(f"[yellow]precompute: {error}")
+    return run
 
 
 def audit_log() -> AuditLog | None:

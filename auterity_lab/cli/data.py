@@ -10,13 +10,21 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from auterity_lab.cli._common import DataOpt, console, data_dir, refresh_rollups
+from auterity_lab.cli._common import (
+    DataOpt,
+    console,
+    data_dir,
+    precompute_with_progress,
+    refresh_precomputed,
+    refresh_rollups,
+)
 from auterity_lab.manifest import read_manifest
 
 
 def register(app: typer.Typer) -> None:
     app.command("demo")(demo)
     app.command("info")(info)
+    app.command("precompute")(precompute)
 
 
 def demo(
@@ -57,6 +65,33 @@ def demo(
         f"in {summary.seconds:.1f} s ({summary.rows_per_second:,.0f} rows/s)"
     )
     refresh_rollups(target)
+    refresh_precomputed(target)
+
+
+def precompute(
+    data: DataOpt = None,
+    tenant: Annotated[
+        list[str] | None, typer.Option("--tenant", "-t", help="A tenant (default: all).")
+    ] = None,
+    tab: Annotated[
+        list[str] | None, typer.Option("--tab", help="A dashboard tab (default: all); repeatable.")
+    ] = None,
+    keep_days: Annotated[
+        float | None,
+        typer.Option(help="Days the results live (default: settings.precompute_keep_days)."),
+    ] = None,
+) -> None:
+    """Compute each tenant's default dashboard view into the result cache (extract and demo do
+    this themselves unless precompute_dashboard is off)."""
+    run = precompute_with_progress(data_dir(data), tenants=tenant, tabs=tab, keep_days=keep_days)
+    table = Table(title=f"precomputed in {run.seconds:.1f} s, kept {run.keep_days:g} days")
+    for col in ("tenant", "tab", "panels", "seconds", "failed"):
+        table.add_column(col, justify="left" if col in ("tenant", "tab") else "right")
+    for t in run.tabs:
+        table.add_row(t.tenant, t.tab, str(t.panels), f"{t.seconds:.2f}", str(len(t.errors)))
+    Console(stderr=True).print(table)
+    if run.errors:
+        raise typer.Exit(1)
 
 
 def info(data: DataOpt = None) -> None:

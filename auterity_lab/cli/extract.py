@@ -12,7 +12,13 @@ from rich.progress import BarColumn, Progress, ProgressColumn, Task, TextColumn,
 from rich.table import Table
 from rich.text import Text
 
-from auterity_lab.cli._common import DataOpt, console, data_dir, refresh_rollups
+from auterity_lab.cli._common import (
+    DataOpt,
+    console,
+    data_dir,
+    refresh_precomputed,
+    refresh_rollups,
+)
 
 if TYPE_CHECKING:
     from auterity_lab.extract import ExtractRun, ProgressUpdate
@@ -85,6 +91,7 @@ def extract(
         )
     console.print(_summary(run))
     refresh_rollups(data_dir(data))
+    refresh_precomputed(data_dir(data))
     run.raise_for_errors()
 
 

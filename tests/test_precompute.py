@@ -1,0 +1,150 @@
+"""Precomputed dashboard views: stored with the long time to live, served without a query,
+equal to a computation without the cache, rewritten over short-lived entries, and the CLI
+hooks after ``demo``."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from auterity_lab import precompute
+from auterity_lab.cache import ResultCache, decode_entry
+from auterity_lab.config import load_settings
+from auterity_lab.dashboard import TABS, PanelContext, default_filters
+from auterity_lab.errors import ConfigError, QueryParameterError, UnknownTenantError
+from auterity_lab.security import SecurityContext, set_current_context
+from auterity_lab.warehouse import Workbench
+
+DAY = 86400.0
+
+
+def _expiries(cache_dir: Path, tenant: str) -> list[float]:
+    """Seconds from now until each disk entry of ``tenant`` expires."""
+    now = time.time()
+    return [
+        decode_entry(p.read_bytes()).expires_at - now
+        for p in (cache_dir / tenant).rglob("*.entry")
+    ]
+
+
+def _panels(data_dir: Path, tenant: str, tab: str, **settings: object) -> dict[str, object]:
+    with Workbench.open(data_dir, tenant=tenant, settings=load_settings(**settings)) as wb:
+        ctx = PanelContext(wb, default_filters(wb))
+        return {p.name: p.compute(ctx) for p in TABS[tab].panels}
+
+
+def test_precomputed_tabs_are_served_from_disk_and_equal_a_cold_computation(
+    demo_dir: Path, tmp_path: Path
+) -> None:
+    cache_dir = tmp_path / "cache"
+    seen: list[tuple[int, int, str]] = []
+    run = precompute.precompute_dashboard(
+        demo_dir,
+        tenants=["acme"],
+        tabs=["overview", "workflow"],
+        keep_days=2,
+        settings=load_settings(cache_dir=cache_dir),
+        progress=lambda done, total, label: seen.append((done, total, label)),
+    )
+    assert [(t.tenant, t.tab, t.panels) for t in run.tabs] == [
+        ("acme", "overview", len(TABS["overview"].panels)),
+        ("acme", "workflow", len(TABS["workflow"].panels)),
+    ]
+    assert run.errors == [] and run.keep_days == 2
+    assert seen == [(1, 2, "acme/overview"), (2, 2, "acme/workflow")]
+    left = _expiries(cache_dir, "acme")
+    assert left and all(2 * DAY - 120 < s <= 2 * DAY for s in left)
+    assert not (cache_dir / "globex").exists()
+
+    cold = _panels(demo_dir, "acme", "workflow", cache_enabled=False)
+    # a new workbench with the ordinary settings (and so a new memory layer): every lookup is
+    # answered by the disk layer, none computes
+    ordinary = load_settings(cache_dir=cache_dir)
+    warm = _panels(demo_dir, "acme", "workflow", cache_dir=cache_dir)
+    stats = ResultCache.for_settings(ordinary, demo_dir).stats()
+    assert stats.layers["disk"].hits > 0 and stats.layers["disk"].misses == 0
+    assert warm.keys() == cold.keys()
+    for name, frame in cold.items():
+        pd.testing.assert_frame_equal(warm[name], frame, check_dtype=False, obj=name)
+
+
+def test_precompute_rewrites_entries_stored_with_a_short_time_to_live(
+    demo_dir: Path, tmp_path: Path
+) -> None:
+    cache_dir = tmp_path / "cache"
+    short = {"cache_dir": cache_dir, "cache_ttl_seconds": {"workflow": 60}}
+    _panels(demo_dir, "globex", "workflow", **short)
+    before = _expiries(cache_dir, "globex")
+    assert max(before) <= 300 and min(before) <= 60
+    precompute.precompute_dashboard(
+        demo_dir, tenants=["globex"], tabs=["workflow"], settings=load_settings(cache_dir=cache_dir)
+    )
+    after = _expiries(cache_dir, "globex")
+    # found, the short-lived entries would have been kept; they were rewritten to live 7 days
+    assert len(after) == len(before) and all(s > 7 * DAY - 120 for s in after)
+
+
+def test_default_tenants_follow_the_security_context(demo_dir: Path, tmp_path: Path) -> None:
+    set_current_context(SecurityContext("ana", "initech", roles=frozenset({"viewer"})))
+    try:
+        run = precompute.precompute_dashboard(
+            demo_dir, tabs=["workflow"], settings=load_settings(cache_dir=tmp_path / "c")
+        )
+    finally:
+        set_current_context(None)
+    assert [t.tenant for t in run.tabs] == ["initech"]
+
+
+def test_bad_arguments_are_named(demo_dir: Path, tmp_path: Path) -> None:
+    settings = load_settings(cache_dir=tmp_path / "c")
+    with pytest.raises(QueryParameterError, match="unknown tab 'charts'; known: overview"):
+        precompute.precompute_dashboard(demo_dir, tabs=["charts"], settings=settings)
+    for bad in (0, -1.5, float("nan"), True, "7"):
+        with pytest.raises(QueryParameterError, match="keep_days must be a positive number"):
+            precompute.precompute_dashboard(demo_dir, keep_days=bad, settings=settings)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="result cache is off"):
+        precompute.precompute_dashboard(demo_dir, settings=load_settings(cache_enabled=False))
+    with pytest.raises(UnknownTenantError):
+        precompute.precompute_dashboard(demo_dir, tenants=["umbrella"], settings=settings)
+    assert not (tmp_path / "c").exists() or not list((tmp_path / "c").rglob("*.entry"))
+
+
+def _cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "auterity_lab", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env=env,
+    )
+
+
+def test_demo_precomputes_unless_turned_off(tmp_path: Path) -> None:
+    import os
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AUTERITY_LAB_")}
+    small = ["--tenants", "1", "--days", "20", "--scale", "0.02"]
+    on = _cli("demo", "--data", str(tmp_path / "on"), *small, env=env)
+    assert on.returncode == 0, on.stderr
+    assert "precomputed the dashboard's default view: 5 tabs" in on.stderr
+    assert list((tmp_path / "on" / "cache" / "acme").rglob("*.entry"))
+
+    off_env = env | {"AUTERITY_LAB_PRECOMPUTE_DASHBOARD": "false"}
+    off = _cli("demo", "--data", str(tmp_path / "off"), *small, env=off_env)
+    assert off.returncode == 0, off.stderr
+    assert "precomputed" not in off.stderr and not (tmp_path / "off" / "cache").exists()
+
+    again = _cli(
+        "precompute", "--data", str(tmp_path / "off"), "--tab", "ml", "--keep-days", "1", env=env
+    )
+    assert again.returncode == 0, again.stderr
+    assert "kept 1 days" in again.stderr and "acme" in again.stderr
+    bad = _cli("precompute", "--data", str(tmp_path / "off"), "--tab", "nope", env=env)
+    assert bad.returncode == 1 and "unknown tab 'nope'" in bad.stderr
+    assert "Traceback" not in bad.stderr
