@@ -37,12 +37,12 @@ import pandas as pd
 from auterity_lab import overview
 from auterity_lab.cache import cached
 from auterity_lab.errors import QueryError, UnifiedAnalyticsError
-from auterity_lab.health import SloSource, SystemHealth, system_health
+from auterity_lab.health import SloSource, SystemHealth, load_slos, system_health
 from auterity_lab.ml.cost import COST_RELATIONS
 from auterity_lab.periods import DateRange
 from auterity_lab.schema import SYSTEMS, table
 from auterity_lab.workflow import ai_cost_by_workflow, bottlenecks, run_summary, sla_breaches
-from auterity_lab.workflow.sla import TARGETS_RELATION
+from auterity_lab.workflow.sla import TARGETS_RELATION, load_sla_config
 
 if TYPE_CHECKING:
     from auterity_lab.ml.cost import PriceSource
@@ -242,8 +242,10 @@ def unified_analytics(
         start=rng.start,
         end=rng.end,
         as_of=as_of,
-        slos=slos,
-        sla=sla,
+        # the objectives in force, not None: a changed $AUTERITY_LAB_HEALTH_SLOS or
+        # $AUTERITY_LAB_WORKFLOW_SLA (or file behind it) changes the cache key
+        slos=load_slos(slos).model_dump(mode="json"),
+        sla=load_sla_config(sla).model_dump(mode="json"),
         prices=prices,
         details=details,
     )

@@ -292,3 +292,34 @@ def test_a_range_reaching_the_present_is_assessed_to_the_minute_and_cached(
     assert (ages[1] - ages[0]).to_numpy() == pytest.approx([1 / 60] * 3, abs=1e-9)
     pd.testing.assert_frame_equal(third.health.systems, direct.health.systems)
     pd.testing.assert_frame_equal(first.daily(), third.daily())
+
+
+def test_changed_objectives_in_the_environment_are_not_answered_from_the_cache(
+    small_demo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from auterity_lab.config import Settings
+
+    settings = Settings(data_dir=small_demo, cache_dir=tmp_path / "cache")
+    monkeypatch.delenv("AUTERITY_LAB_HEALTH_SLOS", raising=False)
+    monkeypatch.delenv("AUTERITY_LAB_WORKFLOW_SLA", raising=False)
+
+    def thresholds(wb: Workbench) -> dict[str, float]:
+        checks = unified_analytics(wb, start=SMALL_START, end=SMALL_END).health.checks
+        rows = checks[checks["check"].isin(["error_rate"])].set_index("system")["threshold"]
+        return rows.to_dict()
+
+    slos = tmp_path / "slos.yml"
+    slos.write_text("systems:\n  auterity:\n    error_rate: 0.07\n", encoding="utf-8")
+    sla = tmp_path / "sla.yml"
+    sla.write_text("default: {target_ms: 1, objective: 0.5}\n", encoding="utf-8")
+    with Workbench.open(small_demo, tenant="acme", strict=False, settings=settings) as wb:
+        default = thresholds(wb)
+        default_sla = unified_analytics(wb, start=SMALL_START, end=SMALL_END).relaycore
+        monkeypatch.setenv("AUTERITY_LAB_HEALTH_SLOS", str(slos))
+        monkeypatch.setenv("AUTERITY_LAB_WORKFLOW_SLA", str(sla))
+        changed = thresholds(wb)
+        changed_sla = unified_analytics(wb, start=SMALL_START, end=SMALL_END).relaycore
+    assert default["auterity"] == pytest.approx(0.02)
+    assert changed["auterity"] == pytest.approx(0.07)
+    assert changed["neuroweaver"] == default["neuroweaver"]
+    assert not default_sla.details["sla"].equals(changed_sla.details["sla"])
