@@ -148,3 +148,19 @@ def test_demo_precomputes_unless_turned_off(tmp_path: Path) -> None:
     bad = _cli("precompute", "--data", str(tmp_path / "off"), "--tab", "nope", env=env)
     assert bad.returncode == 1 and "unknown tab 'nope'" in bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+def test_after_an_extract_a_failed_precomputation_is_a_warning(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from auterity_lab.cli._common import refresh_precomputed
+    from auterity_lab.synth import generate_demo
+
+    data = tmp_path / "data"
+    generate_demo(data, tenants=1, days=14, scale=0.02, seed=5)
+    monkeypatch.setenv("AUTERITY_LAB_CACHE_DIR", str(tmp_path / "cache"))
+    next((data / "extracts" / "relaycore" / "workflow_runs").rglob("*.parquet")).unlink()
+    refresh_precomputed(data)  # does not raise: the extract it follows has succeeded
+    err = capsys.readouterr().err
+    assert "default view was not precomputed" in err and "workflow_runs" in err
+    assert not list((tmp_path / "cache").rglob("*.entry"))

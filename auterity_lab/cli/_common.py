@@ -22,7 +22,12 @@ from rich.table import Table
 
 from auterity_lab.audit import AuditLog, audit_log_for
 from auterity_lab.config import load_settings
-from auterity_lab.errors import AccessDeniedError, AuthenticationError, ConfigError
+from auterity_lab.errors import (
+    AccessDeniedError,
+    AuterityLabError,
+    AuthenticationError,
+    ConfigError,
+)
 from auterity_lab.export import export_frame, to_bytes
 from auterity_lab.security import (
     SecurityContext,
@@ -162,7 +167,11 @@ def refresh_precomputed(path: Path) -> None:
     settings = load_settings()
     if not (settings.precompute_dashboard and settings.cache_enabled):
         return
-    run = precompute_with_progress(path)
+    try:
+        run = precompute_with_progress(path)
+    except AuterityLabError as exc:  # the extract itself succeeded: warn, do not fail it
+        console.print(f"[yellow]the dashboard's default view was not precomputed: {exc}")
+        return
     console.print(
         f"precomputed the dashboard's default view: {len(run.tabs)} tabs in {run.seconds:.1f} s "
         f"(kept {run.keep_days:g} days unless an extract changes their tables)"
