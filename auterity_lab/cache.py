@@ -1168,6 +1168,8 @@ class CachingWorkbench(Protocol):
 
     def relation_state(self) -> dict[str, str]: ...
 
+    def text_variant(self) -> str: ...
+
     def record_reads(self) -> contextlib.AbstractContextManager[set[str]]: ...
 
 
@@ -1240,6 +1242,7 @@ def cached(
                 code_version(),
                 canon,
                 wb.tenant,
+                wb.text_variant(),  # raw text must never answer a workbench that masks it
                 tables_fingerprint(wb.current_manifest(), sorted(declared)),
             ]
 

@@ -641,7 +641,7 @@ class Workbench:
                     self.tenant,
                     tables_fingerprint(self.manifest, sorted(tables)),
                     canonical_params(tokens),
-                    self._variant(),
+                    self.text_variant(),
                 )
             except TypeError:  # a parameter value with no canonical form
                 key = None
@@ -681,8 +681,14 @@ class Workbench:
         return _to_frame(table, frame)
 
     # ------------------------------------------------------------------ cache support
-    def _variant(self) -> str:
-        """What the views show beyond the tenant: raw or masked text (part of cache keys)."""
+    def text_variant(self) -> str:
+        """What the views show beyond the tenant: raw or masked text (part of every cache key).
+
+        Examples
+        --------
+        >>> wb.text_variant()                                                   # doctest: +SKIP
+        'raw'
+        """
         return "raw" if self._mask_salt is None else f"masked:{digest(self._mask_salt)}"
 
     @property

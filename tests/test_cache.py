@@ -813,3 +813,28 @@ def test_code_version_follows_the_sql_files(
     assert cache_module.code_version.__wrapped__() == before
     (tmp_path / "q.sql").write_text("SELECT 2")
     assert cache_module.code_version.__wrapped__() != before
+
+
+@pytest.mark.parametrize("first", ["data_scientist", "viewer"])
+def test_cached_functions_never_answer_masked_text_with_raw_text_or_back(
+    demo_dir: Path, tmp_path: Path, first: str
+) -> None:
+    """A viewer (text masked) and a data scientist (raw text) share one cache: each gets what a
+    computation without the cache gives them, whoever asked first."""
+    from auterity_lab import ml
+    from auterity_lab.security import SecurityContext
+
+    settings = Settings(data_dir=demo_dir, cache_dir=tmp_path / "cache")
+    kw = {"start": "2026-10-01", "end": "2026-11-01", "top": 5}
+    roles = [first, "viewer" if first == "data_scientist" else "data_scientist"]
+    got, fresh = {}, {}
+    for role in roles:
+        ctx = SecurityContext(f"u-{role}", "acme", roles=frozenset({role}))
+        with Workbench.open(demo_dir, tenant="acme", settings=settings, context=ctx) as wb:
+            got[role] = ml.prompt_analytics(wb, **kw)
+            with wb.no_cache():
+                fresh[role] = ml.prompt_analytics(wb, **kw)
+    assert got["viewer"]["prompt_preview"].str.startswith("[redacted").all()
+    assert not got["data_scientist"]["prompt_preview"].str.startswith("[redacted").any()
+    for role in roles:
+        pd.testing.assert_frame_equal(got[role], fresh[role])
