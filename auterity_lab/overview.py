@@ -39,9 +39,6 @@ DAILY_COLUMNS: dict[str, list[str]] = {
 }
 """Each system's daily series (besides ``date``), in the order :func:`daily` puts them."""
 
-# queries with a form over the user_day_activity rollup (queries/rollups/)
-_ROLLUP_FORMS = frozenset({"overview_kpis_auterity", "overview_daily_auterity"})
-
 # system -> (KPI query, daily query)
 _QUERIES: dict[str, tuple[str, str]] = {
     system: (f"overview_kpis_{system}", f"overview_daily_{system}") for system in SYSTEMS
@@ -129,10 +126,8 @@ def daily(wb: Workbench, /, *, start: Any, end: Any) -> pd.DataFrame:
 
 
 def _run(wb: Workbench, query: str, rng: DateRange) -> pd.DataFrame:
-    """The query, from the user-day rollup when it answers it (same result, fewer rows)."""
-    if query in _ROLLUP_FORMS and rollups.usable(wb, "user_day_activity", **rng.params()):
-        return rollups.query(wb, query, **rng.params())
-    return wb.query(query, **rng.params())
+    """The query, from its rollup when one answers it (same result, fewer rows)."""
+    return rollups.run(wb, query, **rng.params())
 
 
 def _system(system: str) -> str:

@@ -1,10 +1,18 @@
 """Pre-aggregated rollups of the extracts, kept next to them and rebuilt per day partition.
 
-A rollup turns row-level extracts into a small table that answers the dashboard's most frequent
-question cheaply. The one rollup, ``user_day_activity``, holds one row per tenant, user and UTC
-day with a session: how many sessions, their summed duration and page views (integer sums, so
-averages computed from it equal the row-level ones exactly). Daily active users become a plain
-count of its rows instead of an exact ``COUNT(DISTINCT user_id)`` over every session.
+A rollup turns row-level extracts into a small table that answers a frequent question cheaply.
+Each day partition of the source table gives one rollup file, and every group of a rollup lies
+inside one UTC day (the extract partitions by the UTC day of ``created_at``), so a day file is
+final: nothing is ever merged across days.
+
+* ``user_day_activity`` (from ``user_sessions``): one row per tenant, user and UTC day with a
+  session: sessions, summed duration and page views (integer sums, so averages computed from it
+  equal the row-level ones exactly). Daily active users become a plain count of its rows
+  instead of an exact ``COUNT(DISTINCT user_id)`` over every session.
+* ``daily_user_analytics`` (from ``user_sessions``): the spec's daily view, one answer row per
+  tenant and UTC day.
+* ``hourly_ai_performance`` (from ``prompt_outputs``): the spec's hourly view, one answer row per
+  tenant, UTC hour and model.
 
 Layout::
 
@@ -16,9 +24,11 @@ day partitions whose source files changed (a day's signature hashes its files' p
 and row counts), deletes the days the source no longer has, and records the manifest
 fingerprint of the source table. :func:`attach_rollups` defines a rollup as a view on a
 workbench only when that fingerprint equals the workbench's: a stale or missing rollup is never
-read, and the analytics fall back to the row-level query (:func:`usable` tells them which).
-A day file's name is its signature, so its content never changes under its name: the result
-cache treats a read of the attached files as a read of the source table
+read. :func:`usable` tells whether a range may be answered from a rollup (fresh, and bounds on
+whole days, or whole hours for the hourly one, or NULL), and :func:`run` asks a named query,
+from its rollup form (``queries/rollups/<name>.sql``, the same frame) when that is usable and
+from the rows otherwise. A day file's name is its signature, so its content never changes under
+its name: the result cache treats a read of the attached files as a read of the source table
 (:func:`auterity_lab.cache.register_derived_files`), and rollup-backed results are cached.
 
 Examples
@@ -27,8 +37,11 @@ Examples
 {'user_day_activity': RollupBuild(name='user_day_activity', rebuilt=120, kept=0, removed=0, ...)}
 >>> usable(wb, "user_day_activity", start="2026-10-01", end="2026-11-01")  # doctest: +SKIP
 True
+>>> run(wb, "hourly_ai_performance", start=None, end=None)   # doctest: +SKIP
 >>> sorted(ROLLUPS)
-['user_day_activity']
+['daily_user_analytics', 'hourly_ai_performance', 'user_day_activity']
+>>> QUERY_ROLLUPS["overview_daily_auterity"]
+'user_day_activity'
 """
 
 from __future__ import annotations
@@ -45,14 +58,14 @@ import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import duckdb
 
 from auterity_lab.cache import register_derived_files, register_equivalent_view
 from auterity_lab.errors import AuterityLabError, QueryNotFoundError
-from auterity_lab.manifest import FileEntry, read_manifest
-from auterity_lab.queries import coerce, parse_query, queries_root
+from auterity_lab.manifest import FileEntry, Manifest, read_manifest
+from auterity_lab.queries import Query, coerce, parse_query, queries_root
 from auterity_lab.schema import PARTITION_FIELD, table
 
 if TYPE_CHECKING:
@@ -65,14 +78,32 @@ _NAME = re.compile(r"[a-z][a-z0-9_]*")
 _PARTITION = re.compile(rf"(?:^|/){PARTITION_FIELD}=(\d{{4}}-\d{{2}}-\d{{2}})/")
 
 
+class RollupError(AuterityLabError):
+    """A rollup cannot be built or its state cannot be read."""
+
+
+UNITS = ("day", "hour")
+"""Alignment units of rollups: the finest range bound a rollup can answer exactly."""
+
+
 @dataclass(frozen=True)
 class Rollup:
-    """A rollup: its source table, the aggregation of one day's source files, its columns."""
+    """A rollup: its source table, the aggregation of one day's source files, its columns.
+
+    ``unit`` is the finest granule of its groups: a query may read it over ``[start, end)``
+    only when both bounds fall on that unit (UTC midnight for ``"day"``, a whole UTC hour for
+    ``"hour"``) or are NULL (everything).
+    """
 
     name: str
     source: str
     aggregate_sql: str  # reads the relation ``day_rows`` (one day of the source), no parameters
     columns: tuple[tuple[str, str], ...]  # (name, DuckDB type) in file order, without ``date``
+    unit: str = "day"
+
+    def __post_init__(self) -> None:
+        if self.unit not in UNITS:
+            raise RollupError(f"rollup {self.name}: unit must be one of {UNITS}, not {self.unit!r}")
 
     @property
     def qualified_source(self) -> str:
@@ -110,15 +141,75 @@ ROLLUPS: dict[str, Rollup] = {
             ("bounced_sessions", "BIGINT"),
         ),
     ),
+    "daily_user_analytics": Rollup(
+        name="daily_user_analytics",
+        source="user_sessions",
+        # the day's answer row of queries/daily_user_analytics.sql (its group is the day)
+        aggregate_sql=(
+            "SELECT tenant_id, "
+            "CAST(COUNT(DISTINCT user_id) AS BIGINT) AS unique_users, "
+            "CAST(COUNT(*) AS BIGINT) AS total_sessions, "
+            "AVG(CAST(duration AS DOUBLE)) AS avg_session_duration, "
+            "CAST(SUM(page_views) AS BIGINT) AS total_page_views, "
+            "AVG(conversion_rate) AS avg_conversion_rate "
+            "FROM day_rows GROUP BY tenant_id ORDER BY tenant_id"
+        ),
+        columns=(
+            ("tenant_id", "VARCHAR"),
+            ("unique_users", "BIGINT"),
+            ("total_sessions", "BIGINT"),
+            ("avg_session_duration", "DOUBLE"),
+            ("total_page_views", "BIGINT"),
+            ("avg_conversion_rate", "DOUBLE"),
+        ),
+    ),
+    "hourly_ai_performance": Rollup(
+        name="hourly_ai_performance",
+        source="prompt_outputs",
+        # the answer rows of queries/hourly_ai_performance.sql; an hour lies in one UTC day
+        aggregate_sql=(
+            "SELECT tenant_id, date_trunc('hour', created_at) AS hour, model_id, "
+            "CAST(COUNT(*) AS BIGINT) AS request_count, "
+            "AVG(CAST(response_time_ms AS DOUBLE)) AS avg_response_time, "
+            "AVG(CAST(user_rating AS DOUBLE)) AS avg_rating, "
+            "CAST(SUM(tokens_used) AS BIGINT) AS total_tokens, "
+            "CAST(COUNT(*) FILTER (WHERE user_rating >= 4) AS BIGINT) AS high_rated_requests "
+            "FROM day_rows GROUP BY tenant_id, date_trunc('hour', created_at), model_id "
+            "ORDER BY tenant_id, hour, model_id"
+        ),
+        columns=(
+            ("tenant_id", "VARCHAR"),
+            ("hour", "TIMESTAMP WITH TIME ZONE"),
+            ("model_id", "VARCHAR"),
+            ("request_count", "BIGINT"),
+            ("avg_response_time", "DOUBLE"),
+            ("avg_rating", "DOUBLE"),
+            ("total_tokens", "BIGINT"),
+            ("high_rated_requests", "BIGINT"),
+        ),
+        unit="hour",
+    ),
 }
-"""Rollup name → definition. ``user_day_activity``: one row per (tenant, user, UTC day) with
-``sessions``, ``duration_sum``/``duration_count`` (seconds; sessions with a duration),
+"""Rollup name → definition.
+
+``user_day_activity``: one row per (tenant, user, UTC day) with ``sessions``,
+``duration_sum``/``duration_count`` (seconds; sessions with a duration),
 ``page_views_sum``/``page_views_count`` and ``bounced_sessions`` (exactly one page view);
-sessions without a user form the row with a NULL ``user_id``."""
+sessions without a user form the row with a NULL ``user_id``.
+``daily_user_analytics``: one row per (tenant, UTC day with a session) holding that day's row of
+``queries/daily_user_analytics.sql``. ``hourly_ai_performance``: one row per (tenant, UTC hour,
+``model_id``) with an output, holding that row of ``queries/hourly_ai_performance.sql`` (a NULL
+``model_id`` is its own group, as there)."""
 
-
-class RollupError(AuterityLabError):
-    """A rollup cannot be built or its state cannot be read."""
+QUERY_ROLLUPS: dict[str, str] = {
+    "daily_user_analytics": "daily_user_analytics",
+    "hourly_ai_performance": "hourly_ai_performance",
+    "overview_daily_auterity": "user_day_activity",
+    "overview_kpis_auterity": "user_day_activity",
+    "business_stickiness": "user_day_activity",
+}
+"""Query name → the rollup its form in ``queries/rollups/`` reads (what :func:`run` answers from
+a rollup). Each form declares the query's parameters and gives the query's frame."""
 
 
 @dataclass(frozen=True)
@@ -303,8 +394,7 @@ def rollup_state(data_dir: str | Path, name: str) -> dict[str, Any] | None:
     RollupError
         The state file exists but cannot be read.
     """
-    if name not in ROLLUPS:
-        raise RollupError(f"unknown rollup {name!r}; known: {', '.join(ROLLUPS)}")
+    _rollup(name)
     return _read_state(Path(data_dir), name)
 
 
@@ -353,53 +443,139 @@ def attach_rollups(wb: Workbench) -> frozenset[str]:
         else:
             wb.create_view(name, _stale_view_sql(rollup))
     attached = frozenset(fresh)
-    _ATTACHED[wb] = (wb.fingerprint(), attached)
+    _ATTACHED[wb] = (wb.manifest, wb.fingerprint(), attached)
     return attached
 
 
 def usable(wb: Workbench, name: str, *, start: Any, end: Any) -> bool:
     """True when a query over ``[start, end)`` may read rollup ``name`` instead of the rows.
 
-    The rollup must be fresh for ``wb`` (attached on first use) and both bounds must fall on
-    UTC midnight, since the rollup counts whole days.
+    The rollup must be fresh for ``wb`` (attached on first use) and each bound must be NULL
+    (no bound) or fall on the rollup's unit: UTC midnight for a daily rollup, a whole UTC hour
+    for ``hourly_ai_performance``.
+
+    Raises
+    ------
+    RollupError
+        ``name`` is not a rollup.
+    QueryParameterError
+        A bound is not a timestamp.
+
+    Examples
+    --------
+    >>> usable(wb, "hourly_ai_performance", start="2026-10-01 13:00", end=None)  # doctest: +SKIP
+    True
     """
+    rollup = _rollup(name)
     lo = coerce(start, "TIMESTAMPTZ", "start")
     hi = coerce(end, "TIMESTAMPTZ", "end")
-    if not (_midnight(lo) and _midnight(hi)):
+    if not all(bound is None or _aligned(bound, rollup.unit) for bound in (lo, hi)):
         return False
     known = _ATTACHED.get(wb)
-    if known is None or known[0] != wb.fingerprint():
+    if known is None or (known[0] is not wb.manifest and known[1] != wb.fingerprint()):
         return name in attach_rollups(wb)
-    return name in known[1]
+    return name in known[2]
 
 
-# workbench -> (its manifest fingerprint, the rollups attached to it)
-_ATTACHED: weakref.WeakKeyDictionary[Workbench, tuple[str, frozenset[str]]] = (
+# workbench -> (the manifest it read, that manifest's fingerprint, the rollups attached to it);
+# the manifest's identity spares hashing it again on every call
+_ATTACHED: weakref.WeakKeyDictionary[Workbench, tuple[Manifest, str, frozenset[str]]] = (
     weakref.WeakKeyDictionary()
 )
+
+
+def run(
+    wb: Workbench,
+    name: str,
+    /,
+    *,
+    frame: Literal["pandas", "polars"] = "pandas",
+    limit: int | None = None,
+    offset: int | None = None,
+    cache: bool = True,
+    **params: Any,
+) -> pd.DataFrame:
+    """Run the named query, from its rollup when one is usable, else from the rows.
+
+    The same call and the same frame as ``wb.query(name, ...)``: the parameters are checked as
+    ``wb.query`` checks them (a rollup form declares its query's parameters); when
+    :data:`QUERY_ROLLUPS` names a rollup for the query and
+    :func:`usable` accepts its ``start``/``end``, the rollup form ``queries/rollups/<name>.sql``
+    answers (a few rows per day instead of every session), otherwise the row-level query does.
+    A page (``limit``/``offset``) is the same page either way (the same stable order over the
+    same rows). On a workbench opened with a security context, a page or a polars frame is read
+    from the rows (the context's page path is the checked row-level query).
+
+    Parameters
+    ----------
+    wb
+        The tenant's workbench.
+    name
+        A query of ``queries/`` (any: those without a rollup simply run on the rows).
+    frame, limit, offset, cache
+        As :meth:`auterity_lab.warehouse.Workbench.query`.
+    **params
+        The query's parameters.
+
+    Raises
+    ------
+    QueryNotFoundError, QueryParameterError, QueryError
+        As ``wb.query``.
+
+    Examples
+    --------
+    >>> run(wb, "daily_user_analytics", start="2026-10-01", end="2026-11-01")  # doctest: +SKIP
+             date  unique_users  total_sessions  ...
+    """
+    rollup = QUERY_ROLLUPS.get(name)
+    if rollup is not None:
+        form = _form(name)
+        bound = form.bind(params)  # the query's own parameters: wb.query's checks
+        on_rollup = usable(wb, rollup, start=bound.get("start"), end=bound.get("end"))
+        if on_rollup and wb.context is None:  # no ad-hoc checks: the page path of wb.sql
+            return wb.sql(form.sql, frame=frame, limit=limit, offset=offset, cache=cache, **bound)
+        if on_rollup and limit is None and frame == "pandas":
+            with contextlib.nullcontext() if cache else wb.no_cache():
+                return wb.library_sql(form.sql, **bound)
+    return wb.query(name, frame=frame, limit=limit, offset=offset, cache=cache, **params)
 
 
 def query(wb: Workbench, name: str, /, **params: Any) -> pd.DataFrame:
     """Run ``queries/rollups/<name>.sql``: the rollup form of ``queries/<name>.sql``.
 
     Call it only when :func:`usable` is True; it gives the same frame as the row-level query.
+    :func:`run` does both in one call.
 
     Examples
     --------
     >>> if usable(wb, "user_day_activity", start=s, end=e):          # doctest: +SKIP
     ...     daily = query(wb, "overview_daily_auterity", start=s, end=e)
     """
+    q = _form(name)
+    return wb.library_sql(q.sql, **q.bind(params))
+
+
+def _form(name: str) -> Query:
     if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise QueryNotFoundError(f"{name!r} is not a query name (lowercase letters, digits, _)")
     path = queries_root() / ROLLUPS_DIR / f"{name}.sql"
     if not path.is_file():
         raise QueryNotFoundError(f"no rollup query named {name!r} in {path.parent}")
-    q = parse_query(name, path.read_text(encoding="utf-8"))
-    return wb.library_sql(q.sql, **q.bind(params))
+    return parse_query(name, path.read_text(encoding="utf-8"))
 
 
-def _midnight(ts: dt.datetime) -> bool:
-    return ts.astimezone(dt.UTC).time() == dt.time(0)
+def _rollup(name: str) -> Rollup:
+    if name not in ROLLUPS:
+        raise RollupError(f"unknown rollup {name!r}; known: {', '.join(ROLLUPS)}")
+    return ROLLUPS[name]
+
+
+def _aligned(ts: dt.datetime, unit: str) -> bool:
+    """Whether ``ts`` starts a UTC ``unit`` (a day: midnight; an hour: minute 0, second 0)."""
+    utc = ts.astimezone(dt.UTC)
+    if unit == "day":
+        return utc.time() == dt.time(0)
+    return utc.time().replace(hour=0) == dt.time(0)
 
 
 def _view_sql(rollup: Rollup, paths: list[str]) -> str:
@@ -475,7 +651,9 @@ def _sql_list(paths: list[str]) -> str:
 
 
 __all__ = [
+    "QUERY_ROLLUPS",
     "ROLLUPS",
+    "UNITS",
     "Rollup",
     "RollupBuild",
     "RollupError",
@@ -484,5 +662,6 @@ __all__ = [
     "is_fresh",
     "query",
     "rollup_state",
+    "run",
     "usable",
 ]

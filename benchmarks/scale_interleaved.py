@@ -14,6 +14,14 @@ Usage::
 Needs the SQL recorded by a ``scale_bench.py`` run of the step (``/work/bench_data/sql/``) and
 the loaded Postgres database of the scale. Prints the median seconds per engine and the ratios,
 and writes ``benchmarks/results/interleaved_s<scale>.json``.
+
+Raw DuckDB replays exactly the statements our path ran (``<step>.pkl``). When those read a
+rollup (the spec's views and the Auterity overview, see :mod:`auterity_lab.rollups`), the raw
+connection defines the rollup views itself, over the same day files and with the tenant as a
+literal, as it does for the source tables; the rollups must be fresh (``build_rollups``).
+Postgres answers the question with its row-level SQL, the spec's: the statements of
+``<step>.rows.pkl`` when that file exists (the recording of the row-level path, kept before
+the step moved to a rollup), else the recorded statements, which must then read no rollup.
 """
 
 from __future__ import annotations
@@ -40,20 +48,49 @@ from scale_steps import STEPS  # noqa: E402
 def _raw_connection(data: Path, tenant: str) -> Any:
     import duckdb
 
+    from auterity_lab.rollups import ROLLUPS, rollup_state
     from auterity_lab.schema import PARTITION_FIELD, source_tables
 
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
+    hive = f"hive_partitioning = true, hive_types = {{'{PARTITION_FIELD}': DATE}}"
     for tbl in source_tables():
         folder = data / "extracts" / tbl.system / tbl.name
         if not list(folder.glob("*/*.parquet")):
             continue
         con.execute(
             f"CREATE VIEW {tbl.name} AS SELECT * FROM read_parquet('{folder}/*/*.parquet', "
-            f"hive_partitioning = true, hive_types = {{'{PARTITION_FIELD}': DATE}}, "
-            f"union_by_name = true) WHERE tenant_id = '{tenant}'"
+            f"{hive}, union_by_name = true) WHERE tenant_id = '{tenant}'"
+        )
+    for name, rollup in ROLLUPS.items():  # the day files our path reads (fresh: checked later)
+        state = rollup_state(data, name)
+        if state is None or not state["partitions"]:
+            continue
+        files = ", ".join(f"'{data / p['path']}'" for p in state["partitions"].values())
+        cols = ", ".join(n for n, _ in rollup.columns)
+        con.execute(
+            f"CREATE VIEW {name} AS SELECT {cols}, {PARTITION_FIELD} FROM read_parquet([{files}], "
+            f"{hive}) WHERE tenant_id = '{tenant}'"
         )
     return con
+
+
+def _statements(path: Path) -> tuple[list[tuple[str, Any]], set[str]]:
+    """The SQL statements of a recorded step and the rollups they read.
+
+    Exits when the log holds anything a bare connection cannot replay: a registered frame, or a
+    view that is not a rollup (the rollups' views are defined by :func:`_raw_connection`).
+    """
+    from auterity_lab.cache import statement_reads
+    from auterity_lab.rollups import ROLLUPS
+
+    log = pickle.loads(path.read_bytes())
+    statements = [(e[1], e[2]) for e in log if e[0] == "sql"]
+    others = [e[:2] for e in log if e[0] != "sql" and not (e[0] == "view" and e[1] in ROLLUPS)]
+    if others:
+        sys.exit(f"{path.name}: cannot replay {others[:3]} on a bare connection")
+    read = {r for sql, _ in statements for r in statement_reads(sql).relations}
+    return statements, read & set(ROLLUPS)
 
 
 def _own_cpu() -> float:
@@ -74,6 +111,7 @@ def _main() -> None:
     import psycopg
 
     from auterity_lab.config import load_settings
+    from auterity_lab.rollups import is_fresh
     from auterity_lab.warehouse import Workbench
 
     warnings.simplefilter("ignore")
@@ -97,12 +135,20 @@ def _main() -> None:
     pg.execute(f"SET max_parallel_workers_per_gather = {int(args.pg_workers)}")
     backend = int(pg.execute("SELECT pg_backend_pid()").fetchone()[0])
     results: dict[str, dict[str, Any]] = {}
+    sql_dir = BENCH_DATA / "sql" / f"s{args.scale}"
     for name in args.step:
-        log = pickle.loads((BENCH_DATA / "sql" / f"s{args.scale}" / f"{name}.pkl").read_bytes())
-        statements = [(e[1], e[2]) for e in log if e[0] == "sql"]
-        if len(statements) != len(log):
-            sys.exit(f"{name}: registered frames or views are not supported here")
-        pg_sql = [to_postgres(sql, params) for sql, params in statements]
+        statements, views = _statements(sql_dir / f"{name}.pkl")
+        stale = sorted(v for v in views if not is_fresh(wb, v))
+        if stale:
+            sys.exit(f"{name}: rollup {', '.join(stale)} is not fresh for {data}: build_rollups")
+        rows_log = sql_dir / f"{name}.rows.pkl"
+        pg_statements, pg_views = (
+            _statements(rows_log) if rows_log.exists() else (statements, views)
+        )
+        if pg_views:
+            sys.exit(f"{name}: the recorded SQL reads rollups {sorted(pg_views)}, which Postgres "
+                     f"lacks; record the row-level path to {rows_log.name}")
+        pg_sql = [to_postgres(sql, params) for sql, params in pg_statements]
         engines = {
             "ours": lambda name=name: STEPS[name].run(wb, args.tenant),
             "raw": lambda st=statements: [raw.execute(s, p).df() for s, p in st],
@@ -123,6 +169,8 @@ def _main() -> None:
         med = {k: statistics.median(v) for k, v in times.items()}
         med_cpu = {k: statistics.median(v) for k, v in cpu.items()}
         results[name] = {"median_s": med, "times_s": times, "median_cpu_s": med_cpu,
+                         "rollups_read": sorted(views),
+                         "pg_sql": rows_log.name if rows_log.exists() else f"{name}.pkl",
                          "pg_parallel_workers": args.pg_workers,
                          "pg_over_ours": med["pg"] / med["ours"],
                          "ours_over_raw": med["ours"] / med["raw"],

@@ -2,11 +2,13 @@
 way (read the Parquet extracts with pandas, filter the tenant, group in pandas) for the named
 queries.
 
-A step is one dashboard question: the spec's two views (full range and a one-month slice),
-weekly retention cohorts, the signup → activate → subscribe funnel, model performance with p95,
-workflow bottlenecks (each step's share of run time), every cross-system correlation, and the
-data of each dashboard tab (every panel of :data:`auterity_lab.dashboard.TABS`, computed as the
-dashboard does, with one shared :class:`~auterity_lab.dashboard.PanelContext`).
+A step is one dashboard question: the spec's two views (full range and a one-month slice; our
+path asks them as a user does, through :func:`auterity_lab.rollups.run`, so they are read from
+their rollups when those are fresh), weekly retention cohorts, the signup → activate →
+subscribe funnel, model performance with p95, workflow bottlenecks (each step's share of run
+time), every cross-system correlation, and the data of each dashboard tab (every panel of
+:data:`auterity_lab.dashboard.TABS`, computed as the dashboard does, with one shared
+:class:`~auterity_lab.dashboard.PanelContext`).
 """
 
 from __future__ import annotations
@@ -53,10 +55,13 @@ class Step:
 
 # ============================================================================ our path
 def _view(name: str, days: tuple[dt.date, dt.date] | None) -> Callable[[Any, str], Any]:
+    # as a user asks it (the CLI's ``query``): from the view's rollup when it is fresh
     def run(wb: Any, tenant: str) -> Any:
+        from auterity_lab import rollups
+
         if days is None:
-            return wb.query(name, start=None, end=None)
-        return wb.query(name, start=_utc(days[0]), end=_utc(days[1]))
+            return rollups.run(wb, name, start=None, end=None)
+        return rollups.run(wb, name, start=_utc(days[0]), end=_utc(days[1]))
 
     return run
 

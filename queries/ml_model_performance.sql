@@ -18,35 +18,48 @@
 -- Ratings are user_rating (as the spec's hourly_ai_performance): mean and sample sd over rated
 -- outputs; high_rated = user_rating >= 4 and high_rated_share = high_rated / rated;
 -- feedback_rate = rated / requests. NULL where a statistic has no rows.
+-- The three percentiles come from one quantile_cont over a list of fractions (one sort per group
+-- instead of three; the same values).
 SELECT
-    model_id,
-    model_version,
-    COUNT(*) AS requests,
-    COUNT(*) FILTER (WHERE status = 'error') AS errors,
-    AVG(CASE WHEN status = 'error' THEN 1.0 ELSE 0.0 END) AS error_rate,
-    quantile_cont(response_time_ms, 0.50) FILTER (WHERE status <> 'error') AS latency_p50_ms,
-    quantile_cont(response_time_ms, 0.95) FILTER (WHERE status <> 'error') AS latency_p95_ms,
-    quantile_cont(response_time_ms, 0.99) FILTER (WHERE status <> 'error') AS latency_p99_ms,
-    AVG(CAST(response_time_ms AS DOUBLE)) FILTER (WHERE status <> 'error') AS latency_mean_ms,
-    CAST(SUM(COALESCE(input_tokens, tokens_used - output_tokens)) AS BIGINT) AS input_tokens,
-    CAST(SUM(COALESCE(output_tokens, tokens_used - input_tokens)) AS BIGINT) AS output_tokens,
-    AVG(CAST(COALESCE(input_tokens, tokens_used - output_tokens) AS DOUBLE)) AS mean_input_tokens,
-    AVG(CAST(COALESCE(output_tokens, tokens_used - input_tokens) AS DOUBLE)) AS mean_output_tokens,
-    COUNT(DISTINCT user_id) AS users,
-    COUNT(user_rating) AS rated,
-    AVG(CAST(user_rating AS DOUBLE)) AS mean_rating,
-    stddev_samp(CAST(user_rating AS DOUBLE)) AS rating_sd,
-    COUNT(*) FILTER (WHERE user_rating >= 4) AS high_rated,
-    CAST(COUNT(*) FILTER (WHERE user_rating >= 4) AS DOUBLE) / NULLIF(COUNT(user_rating), 0)
-        AS high_rated_share,
-    CAST(COUNT(user_rating) AS DOUBLE) / COUNT(*) AS feedback_rate,
-    MIN(created_at) AS first_seen,
-    MAX(created_at) AS last_seen
-FROM prompt_outputs
-WHERE created_at >= $start AND created_at < $end
-  AND date BETWEEN CAST($start AS DATE) AND CAST($end AS DATE)
-  AND ($model IS NULL OR model_id = $model)
-  AND ($model_version IS NULL OR model_version = $model_version)
-  AND ($prompt_version IS NULL OR prompt_version = $prompt_version)
-GROUP BY model_id, model_version
+    model_id, model_version, requests, errors, error_rate,
+    latency_quantiles[1] AS latency_p50_ms,
+    latency_quantiles[2] AS latency_p95_ms,
+    latency_quantiles[3] AS latency_p99_ms,
+    latency_mean_ms, input_tokens, output_tokens, mean_input_tokens, mean_output_tokens, users,
+    rated, mean_rating, rating_sd, high_rated, high_rated_share, feedback_rate, first_seen,
+    last_seen
+FROM (
+    SELECT
+        model_id,
+        model_version,
+        COUNT(*) AS requests,
+        COUNT(*) FILTER (WHERE status = 'error') AS errors,
+        AVG(CASE WHEN status = 'error' THEN 1.0 ELSE 0.0 END) AS error_rate,
+        quantile_cont(response_time_ms, [0.50, 0.95, 0.99]) FILTER (WHERE status <> 'error')
+            AS latency_quantiles,
+        AVG(CAST(response_time_ms AS DOUBLE)) FILTER (WHERE status <> 'error') AS latency_mean_ms,
+        CAST(SUM(COALESCE(input_tokens, tokens_used - output_tokens)) AS BIGINT) AS input_tokens,
+        CAST(SUM(COALESCE(output_tokens, tokens_used - input_tokens)) AS BIGINT) AS output_tokens,
+        AVG(CAST(COALESCE(input_tokens, tokens_used - output_tokens) AS DOUBLE))
+            AS mean_input_tokens,
+        AVG(CAST(COALESCE(output_tokens, tokens_used - input_tokens) AS DOUBLE))
+            AS mean_output_tokens,
+        COUNT(DISTINCT user_id) AS users,
+        COUNT(user_rating) AS rated,
+        AVG(CAST(user_rating AS DOUBLE)) AS mean_rating,
+        stddev_samp(CAST(user_rating AS DOUBLE)) AS rating_sd,
+        COUNT(*) FILTER (WHERE user_rating >= 4) AS high_rated,
+        CAST(COUNT(*) FILTER (WHERE user_rating >= 4) AS DOUBLE) / NULLIF(COUNT(user_rating), 0)
+            AS high_rated_share,
+        CAST(COUNT(user_rating) AS DOUBLE) / COUNT(*) AS feedback_rate,
+        MIN(created_at) AS first_seen,
+        MAX(created_at) AS last_seen
+    FROM prompt_outputs
+    WHERE created_at >= $start AND created_at < $end
+      AND date BETWEEN CAST($start AS DATE) AND CAST($end AS DATE)
+      AND ($model IS NULL OR model_id = $model)
+      AND ($model_version IS NULL OR model_version = $model_version)
+      AND ($prompt_version IS NULL OR prompt_version = $prompt_version)
+    GROUP BY model_id, model_version
+) AS per_model
 ORDER BY model_id, model_version
