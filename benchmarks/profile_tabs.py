@@ -17,6 +17,11 @@ answered by the disk layer, the later ones by memory). For warm calls every stat
 ran (a cache miss or an uncacheable result) is listed with its time, and the time spent outside
 SQL is shown as ``python``.
 
+``--mode precomputed``: what a dashboard opened after an extract sees. A first process runs
+:func:`auterity_lab.precompute.precompute_dashboard` for the tenant (as ``extract`` and ``demo``
+do) into a fresh cache directory, timing each tab; then, per tab, a new process opens a
+workbench on that cache and computes the tab once (reported as ``first call``).
+
 ``--prompts-top N`` computes the AI/ML tab's prompt table with ``prompt_analytics(...,
 top=N)``, as the dashboard does once it asks for the rows it shows (a proposed change to
 ``auterity_lab/dashboard.py``; without it the panel holds every distinct prompt of the range).
@@ -24,7 +29,8 @@ top=N)``, as the dashboard does once it asks for the rows it shows (a proposed c
 Usage::
 
     python benchmarks/profile_tabs.py DATA_DIR [--tenant acme] [--tabs overview,ml]
-        [--ranges 30d,8w,full] [--top 5] [--mode cold|warm] [--repeats 3] [--prompts-top 200]
+        [--ranges 30d,8w,full] [--top 5] [--mode cold|warm|precomputed] [--repeats 3]
+        [--prompts-top 200]
         [--json out.json]
 
 Not part of the test suite; numbers vary with the machine.
@@ -224,6 +230,48 @@ def _warm(args: argparse.Namespace, tab: str, start: dt.date, end: dt.date) -> d
     }
 
 
+def _precompute(data_dir: str, tenant: str, tabs: list[str], cache_dir: str) -> dict:
+    """One process: precompute the tenant's default dashboard view into ``cache_dir``."""
+    from auterity_lab.config import load_settings
+    from auterity_lab.precompute import precompute_dashboard
+
+    run = precompute_dashboard(data_dir, tenants=[tenant], tabs=tabs,
+                               settings=load_settings(cache_dir=cache_dir))
+    return {"seconds": run.seconds, "tabs": {t.tab: t.seconds for t in run.tabs},
+            "errors": run.errors}
+
+
+def _precomputed(args: argparse.Namespace) -> list[dict]:
+    tabs = args.tabs.split(",")
+    start, end = _default_range(args.data_dir, args.tenant)
+    with tempfile.TemporaryDirectory(prefix="profile-tabs-cache-") as cache_dir:
+        with mp.get_context("spawn").Pool(1) as pool:
+            pre = pool.apply(_precompute, (args.data_dir, args.tenant, tabs, cache_dir))
+        print(f"precomputed {len(tabs)} tabs of {args.tenant} in {pre['seconds']:.1f} s"
+              + (f"; failed: {pre['errors']}" if pre["errors"] else ""))
+        results = []
+        for tab in tabs:
+            r = _run_in_child(args.data_dir, args.tenant, tab, start, end, "warm", cache_dir, 0,
+                              0)
+            call = r["calls"][0]
+            print(f"{tab:9s} precompute {pre['tabs'][tab]:7.2f} s | first call in a new process "
+                  f"{_ms(call['total_s'])} (open {r['open_s']:.3f} s), {len(call['ran'])} "
+                  f"statements ran | peak {r['peak_mib']:.0f} MiB")
+            results.append({**r, "precompute_s": pre["tabs"][tab], "range": "default",
+                            "load_average": os.getloadavg()})
+            sys.stdout.flush()
+    return results
+
+
+def _default_range(data_dir: str, tenant: str) -> tuple[dt.date, dt.date]:
+    from auterity_lab.dashboard import default_filters
+    from auterity_lab.warehouse import Workbench
+
+    with Workbench.open(data_dir, tenant=tenant) as wb, wb.no_cache():
+        f = default_filters(wb)
+    return f.start, f.end
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("data_dir")
@@ -231,7 +279,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tabs", default="overview,business,ml,workflow,insights")
     parser.add_argument("--ranges", default="30d,full", help="of 30d, 8w, full")
     parser.add_argument("--top", type=int, default=4, help="slowest queries shown per tab")
-    parser.add_argument("--mode", choices=("cold", "warm"), default="cold")
+    parser.add_argument("--mode", choices=("cold", "warm", "precomputed"), default="cold")
     parser.add_argument("--repeats", type=int, default=3, help="warm calls per process")
     parser.add_argument("--cache-dir", default="", help="warm: cache dir (default: a fresh one)")
     parser.add_argument("--prompts-top", type=int, default=0,
@@ -240,6 +288,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.mode == "warm" and args.repeats < 1:
         parser.error("--repeats must be at least 1 in warm mode")
+    if args.mode == "precomputed":
+        results = _precomputed(args)
+        if args.json:
+            args.json.write_text(json.dumps(results, indent=1))
+        return 0
     first, last = _extent(args.data_dir, args.tenant)
     ranges = {
         "30d": (last - dt.timedelta(days=30), last),

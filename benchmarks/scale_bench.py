@@ -177,6 +177,7 @@ def _worker_raw(args: argparse.Namespace) -> dict[str, Any]:
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
     tenant = args.tenant.replace("'", "''")
+    con.execute(f"SET VARIABLE tenant = '{tenant}'")  # rollup views filter on getvariable('tenant')
     for tbl in source_tables():
         files = f"{args.data}/extracts/{tbl.system}/{tbl.name}/*/*.parquet"
         if not list(Path(args.data, "extracts", tbl.system, tbl.name).glob("*/*.parquet")):
@@ -230,7 +231,11 @@ def _pg_literal(value: Any) -> Any:
 
 
 def to_postgres(sql: str, params: dict[str, Any]) -> str:
-    """DuckDB SQL with ``$name`` parameters → Postgres SQL with the values inlined."""
+    """DuckDB SQL with ``$name`` parameters → Postgres SQL with the values inlined.
+
+    Each rewrite keeps the statement's meaning (the rows it returns); where DuckDB and Postgres
+    spell a construct differently, the comment at the rewrite says why they agree.
+    """
     import sqlglot
     from sqlglot import exp
 
@@ -239,26 +244,200 @@ def to_postgres(sql: str, params: dict[str, Any]) -> str:
     def inline(node: exp.Expression) -> exp.Expression:
         if isinstance(node, exp.Placeholder) and node.name in params:
             return _pg_literal(params[node.name])
-        # DuckDB's error('...') guards branches that valid parameters never take (a bad grain,
-        # a stale rollup); Postgres has no such function, and the branch's value is irrelevant
-        if isinstance(node, exp.Anonymous) and str(node.this).lower() == "error":
-            return exp.Null()
-        if isinstance(node, exp.Mode) and node.this is not None:
-            # DuckDB's mode(x) is Postgres' ordered-set aggregate mode() WITHIN GROUP
-            return exp.WithinGroup(
-                this=exp.Anonymous(this="mode", expressions=[]),
-                expression=exp.Order(expressions=[exp.Ordered(this=node.this.copy())]),
-            )
-        if isinstance(node, exp.Anonymous) and str(node.this).lower() == "to_seconds":
-            return exp.Mul(this=exp.Paren(this=node.expressions[0]),
-                           expression=exp.Interval(this=exp.Literal.string("1 second")))
         return node
 
-    return tree.transform(inline).sql(dialect="postgres")
+    # parameters first, so that the rewrites below see literals inside their arguments
+    tree = tree.transform(inline)
+    # children before parents (reverse breadth-first), so a rewrite copies rewritten arguments
+    for node in reversed(list(tree.walk())):
+        new = _pg_rewrite(node, tree)
+        if new is not node and node is tree:
+            tree = new
+        elif new is not node:
+            node.replace(new)
+    names = {cte.alias for cte in tree.find_all(exp.CTE)}
+    for cte in list(tree.find_all(exp.CTE)):
+        _pg_recursive_aggregates(cte)
+        if _table_rows_only(cte, names):
+            # Postgres materializes a CTE read twice and then plans on no statistics (retention
+            # chose nested loops over 1-row estimates and ran > 600 s); a CTE that only
+            # filters, projects or unions tables is inlined, so the planner sees the tables'
+            # statistics and each use scans them again (CTEs over CTEs keep the default)
+            cte.set("materialized", False)
+    return tree.sql(dialect="postgres")
 
 
-def _pg_type(dtype: Any) -> str:
+def _table_rows_only(cte: Any, cte_names: set[str]) -> bool:
+    """A CTE reading only tables (no other CTE, not itself), without aggregation, DISTINCT or
+    window at its top level."""
+    from sqlglot import exp
+
+    def plain(body: Any) -> bool:
+        if isinstance(body, exp.Union):
+            return plain(body.this) and plain(body.expression)
+        return isinstance(body, exp.Select) and not (
+            body.args.get("distinct") or body.args.get("group")
+            or any(e.find(exp.AggFunc, exp.Window) for e in body.expressions))
+
+    reads_cte = any(t.name in cte_names and not t.db for t in cte.this.find_all(exp.Table))
+    return not reads_cte and plain(cte.this)
+
+
+def _pg_rewrite(node: Any, root: Any) -> Any:
+    """One DuckDB-only expression → its Postgres equivalent (``node`` unchanged if none)."""
+    import sqlglot
+    from sqlglot import exp
+
+    # DuckDB's error('...') guards branches that valid parameters never take (a bad grain,
+    # a stale rollup); Postgres has no such function, and the branch's value is irrelevant
+    if isinstance(node, exp.Anonymous) and str(node.this).lower() == "error":
+        return exp.Null()
+    if isinstance(node, exp.Mode) and node.this is not None:
+        # DuckDB's mode(x) is Postgres' ordered-set aggregate mode() WITHIN GROUP
+        return exp.WithinGroup(
+            this=exp.Anonymous(this="mode", expressions=[]),
+            expression=exp.Order(expressions=[exp.Ordered(this=node.this.copy())]),
+        )
+    if isinstance(node, exp.Anonymous) and str(node.this).lower() == "to_seconds":
+        return exp.Mul(this=exp.Paren(this=node.expressions[0].copy()),
+                       expression=exp.Interval(this=exp.Literal.string("1 second")))
+    if isinstance(node, exp.GenerateSeries) and node.args.get("is_end_exclusive"):
+        return _pg_range(node)
+    if isinstance(node, exp.ArgMax | exp.ArgMin):
+        return _pg_arg_extreme(node, root)
+    if (isinstance(node, exp.Anonymous) and str(node.this).lower() == "duckdb_views"
+            and isinstance(node.parent, exp.Table)):
+        # a catalog probe (does a view exist?): the same columns from Postgres' catalog
+        catalog = sqlglot.parse_one(
+            "SELECT viewname AS view_name, schemaname AS schema_name, definition AS sql, "
+            "schemaname LIKE 'pg_temp%' AS temporary FROM pg_catalog.pg_views", read="postgres")
+        alias = node.parent.args.get("alias") or exp.TableAlias(this=exp.to_identifier("_views"))
+        node.parent.replace(exp.Subquery(this=catalog, alias=alias))
+        return node
+    if (isinstance(node, exp.JSONExtractScalar)
+            and not isinstance(node.expression, exp.Literal | exp.JSONPath)):
+        # a path built at run time: DuckDB's JSONPath subset ($."key", $.a[0]) is valid SQL/JSON
+        # path syntax; #>> '{}' gives the text of the value found (NULL when none), as
+        # json_extract_string does
+        jsonpath = exp.DataType.build("jsonpath", udt=True)
+        found = exp.Anonymous(this="jsonb_path_query_first", expressions=[
+            exp.cast(node.this.copy(), "JSONB"), exp.cast(node.expression.copy(), jsonpath)])
+        return exp.JSONBExtractScalar(this=found, expression=exp.Literal.string("{}"))
+    return node
+
+
+def _pg_range(node: Any) -> Any:
+    """DuckDB's ``range(a, b, step)`` (end excluded) as a table: Postgres' ``generate_series``
+    includes the end, and the only value it adds is the end itself (when on the grid)."""
+    from sqlglot import exp
+
+    if not isinstance(node.parent, exp.Table):
+        raise ValueError("range() outside FROM has no Postgres form here")
+    series = exp.GenerateSeries(start=node.args["start"].copy(), end=node.args["end"].copy(),
+                                step=node.args.get("step") and node.args["step"].copy())
+    value = exp.to_identifier("_range_value")
+    inner = (
+        exp.select(exp.column(value))
+        .from_(exp.Table(this=series, alias=exp.TableAlias(this=exp.to_identifier("_range"),
+                                                            columns=[value])))
+        .where(exp.NEQ(this=exp.column(value), expression=node.args["end"].copy()))
+    )
+    table = node.parent
+    alias = table.args.get("alias") or exp.TableAlias(this=exp.to_identifier("range"))
+    if not alias.columns:  # DuckDB names range()'s column "range"
+        alias.set("columns", [exp.to_identifier("range")])
+    table.replace(exp.Subquery(this=inner, alias=alias))
+    return node
+
+
+def _pg_arg_extreme(node: Any, root: Any) -> Any:
+    """DuckDB's ``arg_max(a, b)`` / ``arg_min(a, b)``: ``a`` at the row of the largest / smallest
+    ``b``, rows with a NULL ``a`` or ``b`` skipped (ties: any of them, on both engines)."""
+    from sqlglot import exp
+
+    value, key = node.this.copy(), node.expression.copy()
+    ordered = exp.Ordered(this=key, desc=isinstance(node, exp.ArgMax), nulls_first=False)
+    agg = exp.Filter(
+        this=exp.ArrayAgg(this=exp.Order(this=value, expressions=[ordered])),
+        expression=exp.Where(this=exp.and_(exp.Not(this=exp.Is(this=value.copy(),
+                                                                  expression=exp.Null())),
+                                           exp.Not(this=exp.Is(this=key.copy(),
+                                                               expression=exp.Null())))),
+    )
+    if not _is_array(node.this, root):
+        # sqlglot's subscripts are 0-based in the tree; Postgres' [1] is the first element
+        return exp.Bracket(this=exp.Paren(this=agg), expressions=[exp.Literal.number(0)])
+    # array_agg of lists is a 2-D array (Postgres raises if a group's lists differ in length,
+    # it never answers wrongly): take its first row as a slice and flatten it back to a list
+    first = exp.Bracket(this=exp.Paren(this=agg), expressions=[
+        exp.Slice(this=exp.Literal.number(1), expression=exp.Literal.number(1))])
+    return exp.Array(expressions=[exp.select(exp.Explode(this=first))])
+
+
+def _is_array(expr: Any, root: Any, depth: int = 0) -> bool:
+    """Whether ``expr`` is a list, following column references into the CTEs that make them."""
+    from sqlglot import exp
+
+    if isinstance(expr, exp.Alias):
+        return _is_array(expr.this, root, depth)
+    if isinstance(expr, exp.Array | exp.ArrayAppend | exp.ArrayConcat | exp.ArrayAgg):
+        return True
+    if isinstance(expr, exp.Cast):
+        return expr.to.is_type(exp.DataType.Type.ARRAY)
+    if not isinstance(expr, exp.Column) or not expr.table or depth > 8:
+        return False
+    select = expr.find_ancestor(exp.Select)
+    tables = [] if select is None else [
+        t for part in (select.args.get("from_"), *select.args.get("joins", []))
+        if part is not None for t in part.find_all(exp.Table) if t.alias_or_name == expr.table]
+    ctes = {c.alias: c for c in root.find_all(exp.CTE)}
+    cte = ctes.get(tables[0].name) if tables else None
+    if cte is None:
+        return False
+    body = cte.this
+    while isinstance(body, exp.SetOperation):
+        body = body.this  # the anchor's columns name and type the whole union
+    if not isinstance(body, exp.Select):
+        return False
+    declared = [c.name for c in cte.args["alias"].columns]
+    if expr.name in declared and declared.index(expr.name) < len(body.expressions):
+        return _is_array(body.expressions[declared.index(expr.name)], root, depth + 1)
+    return any(_is_array(e, root, depth + 1) for e in body.expressions
+               if e.alias_or_name == expr.name)
+
+
+def _pg_recursive_aggregates(cte: Any) -> None:
+    """Postgres forbids aggregates in a recursive term that reads the CTE directly, but allows
+    them over a CTE inside the term reading it: the same rows (this iteration's working table)."""
+    from sqlglot import exp
+
+    body = cte.this
+    if not isinstance(body, exp.Union) or not isinstance(body.expression, exp.Select):
+        return
+    term, name = body.expression, cte.alias
+    refs = [t for t in term.find_all(exp.Table) if t.name == name and not t.db]
+    if not refs or term.find(exp.AggFunc) is None:
+        return
+    inner = f"_rec_{name}"
+    for ref in refs:
+        alias = ref.alias_or_name
+        ref.replace(exp.Table(this=exp.to_identifier(inner),
+                              alias=exp.TableAlias(this=exp.to_identifier(alias))))
+    term.set("with_", exp.With(expressions=[exp.CTE(
+        this=exp.select("*").from_(name), alias=exp.TableAlias(this=exp.to_identifier(inner)))]))
+    body.set("expression", exp.Subquery(this=term))
+
+
+def _pg_type(dtype: Any, values: Any = ()) -> str:
     import pandas as pd
+
+    present = [v for v in values if v is not None and not pd.isna(v)]
+    if pd.api.types.is_object_dtype(dtype) and present:
+        # pandas keeps datetime.date (and mixed-zone datetimes) as object
+        if all(isinstance(v, dt.datetime) for v in present):
+            return "timestamptz"
+        if all(isinstance(v, dt.date) for v in present):
+            return "date"
 
     if pd.api.types.is_bool_dtype(dtype):
         return "boolean"
@@ -279,31 +458,29 @@ def _worker_pg(args: argparse.Namespace) -> dict[str, Any]:
     plan: list[tuple[str, Any]] = []
     for entry in log:
         try:
-            if entry[0] == "sql":
-                plan.append(("sql", to_postgres(entry[1], entry[2])))
-            elif entry[0] == "view":
-                plan.append(("sql", f"CREATE OR REPLACE TEMP VIEW {entry[1]} AS "
-                             + to_postgres(entry[2], {})))
-            else:
+            if entry[0] == "register":
                 plan.append(("frame", (entry[1], entry[2])))
+            else:
+                plan.append(("sql", pg_statement(entry)))
         except Exception as exc:  # sqlglot raises several types; the reason is the result
             out["error"] = f"transpile: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
             return out
     with psycopg.connect(scale_pg.dsn_for(args.db), autocommit=True) as con:
-        con.execute(f'SET search_path TO "t_{args.tenant}", public')
-        con.execute("SET TimeZone = 'UTC'")
-        con.execute(f"SET statement_timeout = '{int(args.pg_timeout)}s'")
-        frames_made: set[str] = set()
+        _pg_session(con, args.tenant, args.pg_timeout)
+        frames_made: dict[str, Any] = {}
+        statement_s: list[float] = []  # each statement's time in the last replay
 
         def replay() -> None:
+            statement_s.clear()
             for kind, item in plan:
                 if kind == "sql":
+                    t = time.perf_counter()
                     cur = con.execute(item)
                     if cur.description is not None:
                         cur.fetchall()
-                elif item[0] not in frames_made:
-                    _pg_frame(con, *item)
-                    frames_made.add(item[0])
+                    statement_s.append(round(time.perf_counter() - t, 4))
+                else:
+                    _pg_frame(con, *item, made=frames_made)
 
         times: list[float] = []
         try:
@@ -320,15 +497,82 @@ def _worker_pg(args: argparse.Namespace) -> dict[str, Any]:
             out["error"] = f"{kind}: {str(exc).splitlines()[0][:200]}"
             out["timeout_s"] = args.pg_timeout if kind == "timeout" else None
         out["times_s"] = times
+        out["statement_s"] = list(statement_s)
     out["peak_mib"] = _rss_mib()
     return out
 
 
-def _pg_frame(con: Any, name: str, frame: Any) -> None:
+def pg_statement(entry: tuple[Any, ...]) -> str:
+    """The Postgres statement of a recorded ``("sql", text, params)`` or
+    ``("view", name, select_sql)`` entry."""
+    if entry[0] == "sql":
+        return to_postgres(entry[1], entry[2])
+    return f"CREATE OR REPLACE TEMP VIEW {entry[1]} AS " + _pg_view_body(entry[1], entry[2])
+
+
+def _pg_view_body(name: str, select_sql: str) -> str:
+    """The Postgres body of a view our path created.
+
+    A view over ``read_parquet`` of a rollup's day files (auterity_lab.rollups) reads data that
+    Postgres does not hold: its faithful equivalent is the rollup's own aggregation over the
+    source table, per day, computed when read (Postgres does the row-level work the question
+    needs, no precomputed shortcut). Other views transpile as they are.
+    """
+    import sqlglot
+    from sqlglot import exp
+
+    from auterity_lab.rollups import ROLLUPS
+    from auterity_lab.schema import PARTITION_FIELD
+
+    tree = sqlglot.parse_one(select_sql, read="duckdb")
+    reads_files = any(isinstance(f, exp.ReadParquet) or (isinstance(f, exp.Anonymous)
+                      and str(f.this).lower() == "read_parquet") for f in tree.walk())
+    if not reads_files:
+        return to_postgres(select_sql, {})
+    if name not in ROLLUPS:
+        raise ValueError(f"view {name} reads Parquet files Postgres does not hold")
+    rollup = ROLLUPS[name]
+    agg = sqlglot.parse_one(rollup.aggregate_sql, read="duckdb")
+    for tbl in agg.find_all(exp.Table):
+        if tbl.name == "day_rows":
+            tbl.replace(exp.to_table(rollup.source))
+    day = exp.column(PARTITION_FIELD)
+    agg.set("order", None)
+    agg.select(day, copy=False)
+    agg.group_by(day, copy=False)
+    cols = ", ".join([n for n, _ in rollup.columns] + [PARTITION_FIELD])
+    return f"SELECT {cols} FROM ({to_postgres(agg.sql(dialect='duckdb'), {})}) AS _rollup"
+
+
+PG_SETTINGS_ENV = "SCALE_BENCH_PG_SETTINGS"
+"""Extra Postgres settings for the "pg" engine's session, ``name=value`` separated by commas
+(e.g. ``enable_nestloop=off`` to see how much of a time is a misestimated plan); unset: the
+server's defaults, which is what the benchmark reports."""
+
+
+def _pg_session(con: Any, tenant: str, timeout_s: float) -> None:
+    """The tenant's schema of views first on the path, UTC, the statement timeout, and any
+    settings of ``$SCALE_BENCH_PG_SETTINGS``."""
+    con.execute(f'SET search_path TO "t_{tenant}", public')
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute(f"SET statement_timeout = '{int(timeout_s)}s'")
+    for setting in filter(None, os.environ.get(PG_SETTINGS_ENV, "").split(",")):
+        name, _, value = setting.strip().partition("=")
+        con.execute("SELECT set_config(%s, %s, false)", (name, value))
+
+
+def _pg_frame(con: Any, name: str, frame: Any, made: dict[str, Any] | None = None) -> None:
+    """The registered frame as a temp table; with ``made`` (name → frame already loaded),
+    only when it is new or differs from the one loaded under that name."""
     import pandas as pd
 
     frame = frame.to_pandas() if not isinstance(frame, pd.DataFrame) else frame
-    cols = ", ".join(f'"{c}" {_pg_type(frame[c].dtype)}' for c in frame.columns)
+    if made is not None:
+        if name in made and made[name].equals(frame):
+            return
+        made[name] = frame
+    con.execute(f'DROP TABLE IF EXISTS pg_temp."{name}"')
+    cols = ", ".join(f'"{c}" {_pg_type(frame[c].dtype, frame[c])}' for c in frame.columns)
     con.execute(f'CREATE TEMP TABLE "{name}" ({cols})')
     with con.cursor().copy(f'COPY "{name}" FROM STDIN') as copy:
         for row in frame.itertuples(index=False):
