@@ -770,3 +770,20 @@ def _attach_costs(wb: Workbench) -> bool:
 
 _PROVIDERS = {"prompt_output_costs": _attach_costs}
 """Relation name → a function that defines it on a workbench (True when it could)."""
+
+
+def provided_identity(wb: Workbench) -> str:
+    """What the provided relations (the AI cost view and its prices) hold once defined on
+    ``wb``, without defining them: part of the cache key of results computed from metrics, so
+    that the key does not depend on whether something else defined them first.
+
+    Examples
+    --------
+    >>> provided_identity(wb)                                            # doctest: +SKIP
+    '{"ai_prices": "frame:3f2a...", "prompt_output_costs": "view:9c41..."}'
+    """
+    try:
+        from auterity_lab.ml import cost
+    except ImportError:  # no ML package: nothing is provided
+        return "{}"
+    return cost.costs_identity(wb, None)

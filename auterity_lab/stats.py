@@ -63,7 +63,14 @@ from scipy import stats as sps
 from auterity_lab.arguments import check_count, check_share, numbers
 from auterity_lab.cache import cached
 from auterity_lab.errors import QueryParameterError
-from auterity_lab.metrics import CATALOG, metric_series, pivot_series, split_series_name, transform
+from auterity_lab.metrics import (
+    CATALOG,
+    metric_series,
+    pivot_series,
+    provided_identity,
+    split_series_name,
+    transform,
+)
 from auterity_lab.multiple_testing import bh_qvalues
 from auterity_lab.periods import DateRange
 from auterity_lab.schema import source_tables
@@ -531,6 +538,7 @@ def correlations(
         n_boot=n_boot,
         seed=seed,
         granger=granger,
+        provided=provided_identity(wb),
     )
     if store:
         (state or StateStore.for_data_dir(wb.data_dir)).save_correlations(
@@ -539,7 +547,7 @@ def correlations(
     return out
 
 
-@cached("correlations", tables=[t.qualified_name for t in source_tables()])
+@cached("correlations", tables=[t.qualified_name for t in source_tables()], relations=[])
 def _correlations(
     wb: Workbench,
     /,
@@ -556,8 +564,10 @@ def _correlations(
     n_boot: int,
     seed: int,
     granger: bool,
+    provided: str,
 ) -> CorrelationResult:
-    """:func:`correlations` without storing: the part the result cache keeps."""
+    """:func:`correlations` without storing: the part the result cache keeps (``provided``:
+    :func:`~auterity_lab.metrics.provided_identity`, the AI prices its key names)."""
     rng = DateRange.of(start, end)
     series = metric_series(wb, **rng.params(), grain=grain, metrics=metrics, segments=segments)
     wide = pivot_series(series) if not series.empty else pd.DataFrame()

@@ -164,3 +164,20 @@ def test_after_an_extract_a_failed_precomputation_is_a_warning(
     err = capsys.readouterr().err
     assert "default view was not precomputed" in err and "workflow_runs" in err
     assert not list((tmp_path / "cache").rglob("*.entry"))
+
+
+def test_keys_do_not_depend_on_the_tabs_computed_before(demo_dir: Path, tmp_path: Path) -> None:
+    """The AI/ML tab defines the cost relations; the Insights tab, precomputed after it, must
+    still be found by a dashboard that opens on Insights first."""
+    cache_dir = tmp_path / "cache"
+    settings = load_settings(cache_dir=cache_dir)
+    precompute.precompute_dashboard(
+        demo_dir, tenants=["acme"], tabs=["ml", "insights"], settings=settings
+    )
+    fresh = load_settings(cache_dir=cache_dir, cache_memory_entries=7)  # its own memory layer
+    with Workbench.open(demo_dir, tenant="acme", settings=fresh) as wb:
+        ctx = PanelContext(wb, default_filters(wb))
+        for panel in TABS["insights"].panels:
+            panel.compute(ctx)
+        stats = wb.cache.stats()  # type: ignore[union-attr]
+    assert stats.layers["disk"].hits > 0 and stats.layers["disk"].misses == 0
