@@ -68,33 +68,34 @@ activity AS (
     SELECT user_id, created_at, event_type, date FROM events
 ),
 firsts AS (
-    SELECT user_id, MIN(ts) AS ts
+    SELECT user_id, MIN(ts) AS ts, MIN(date) AS date  -- date: the UTC day of ts (the partition)
     FROM activity
     WHERE $mode = 'first_time' AND ($cohort_event IS NULL OR event = $cohort_event)
     GROUP BY user_id
 ),
 entries AS (
-    SELECT user_id, ts FROM firsts
+    SELECT user_id, ts, date FROM firsts
     WHERE ts >= $start AND ts < $end
     UNION ALL
-    SELECT user_id, ts FROM activity
+    SELECT user_id, ts, date FROM activity
     WHERE $mode = 'recurring' AND ($cohort_event IS NULL OR event = $cohort_event)
       AND ts >= $start AND ts < $end
       AND date BETWEEN CAST($start AS DATE) AND CAST($end AS DATE)
 ),
 members AS (
     SELECT DISTINCT sc.user_id, sc.segment,
-           CASE $interval WHEN 'day' THEN CAST(x.ts AS DATE)
-                          WHEN 'week' THEN CAST(date_trunc('week', x.ts) AS DATE)
-                          WHEN 'month' THEN CAST(date_trunc('month', x.ts) AS DATE) END AS cohort
+           -- periods from the UTC day: date_trunc of a TIMESTAMPTZ goes through the time zone
+           CASE $interval WHEN 'day' THEN x.date
+                          WHEN 'week' THEN CAST(date_trunc('week', x.date) AS DATE)
+                          WHEN 'month' THEN CAST(date_trunc('month', x.date) AS DATE) END AS cohort
     FROM entries AS x
     JOIN scope AS sc ON sc.user_id = x.user_id
 ),
 returns AS (
     SELECT DISTINCT user_id,
-           CASE $interval WHEN 'day' THEN CAST(ts AS DATE)
-                          WHEN 'week' THEN CAST(date_trunc('week', ts) AS DATE)
-                          WHEN 'month' THEN CAST(date_trunc('month', ts) AS DATE) END AS period
+           CASE $interval WHEN 'day' THEN date
+                          WHEN 'week' THEN CAST(date_trunc('week', date) AS DATE)
+                          WHEN 'month' THEN CAST(date_trunc('month', date) AS DATE) END AS period
     FROM activity
     WHERE ($return_event IS NULL OR event = $return_event)
       AND ts >= $start AND ts < $end
