@@ -57,8 +57,14 @@ conds AS (
            unnest(CAST($filter_values AS VARCHAR[])) AS value
 ),
 ev AS (
-    SELECT e.id, e.user_id, e.created_at AS ts, e.event_type, e.properties, sc.segment,
-           ROW_NUMBER() OVER (PARTITION BY e.user_id ORDER BY e.created_at, e.id) AS rn
+    -- properties only when a step filter or a property breakdown reads them, and rn only for
+    -- a strict funnel: neither is computed otherwise (the JSON text is most of the scan)
+    SELECT e.id, e.user_id, e.created_at AS ts, e.event_type,
+           CASE WHEN $filter_keys IS NOT NULL OR $breakdown_property IS NOT NULL
+                THEN e.properties END AS properties,
+           sc.segment,
+           CASE WHEN $strict
+                THEN ROW_NUMBER() OVER (PARTITION BY e.user_id ORDER BY e.created_at, e.id) END AS rn
     FROM events AS e
     JOIN scope AS sc ON sc.user_id = e.user_id
     WHERE e.created_at >= $start AND e.created_at <= $end + to_seconds($window_seconds)

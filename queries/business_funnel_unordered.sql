@@ -63,7 +63,11 @@ ranked AS (
     SELECT step, def, ROW_NUMBER() OVER (PARTITION BY def ORDER BY step) AS r FROM defs
 ),
 ev AS (
-    SELECT e.id, e.user_id, e.created_at AS ts, e.event_type, e.properties, sc.segment
+    -- properties only when a step filter or a property breakdown reads them
+    SELECT e.id, e.user_id, e.created_at AS ts, e.event_type,
+           CASE WHEN $filter_keys IS NOT NULL OR $breakdown_property IS NOT NULL
+                THEN e.properties END AS properties,
+           sc.segment
     FROM events AS e
     JOIN scope AS sc ON sc.user_id = e.user_id
     WHERE e.created_at >= $start AND e.created_at <= $end + to_seconds($window_seconds)
