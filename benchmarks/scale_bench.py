@@ -301,6 +301,9 @@ def _pg_rewrite(node: Any, root: Any) -> Any:
     if isinstance(node, exp.Anonymous) and str(node.this).lower() == "to_seconds":
         return exp.Mul(this=exp.Paren(this=node.expressions[0].copy()),
                        expression=exp.Interval(this=exp.Literal.string("1 second")))
+    if isinstance(node, exp.AnyValue):
+        # any_value is Postgres 16+; the minimum is one of the values, which is all it promises
+        return exp.Min(this=node.this.copy())
     if isinstance(node, exp.GenerateSeries) and node.args.get("is_end_exclusive"):
         return _pg_range(node)
     if isinstance(node, exp.ArgMax | exp.ArgMin):
