@@ -16,7 +16,8 @@ WITH periods AS (
                CASE WHEN $grain = 'hour' THEN INTERVAL 1 HOUR WHEN $grain = 'day' THEN INTERVAL 1 DAY
                     ELSE error('grain must be ''day'' or ''hour'', not ' || $grain) END) AS t(p)
 ), s AS (
-    SELECT date_trunc($grain, created_at) AS period,
+    SELECT CASE WHEN $grain = 'day' THEN CAST(date AS TIMESTAMPTZ)  -- the UTC day
+                ELSE date_trunc($grain, created_at) END AS period,
            COUNT(DISTINCT user_id) AS active_users,
            COUNT(*) AS sessions,
            AVG(CAST(duration AS DOUBLE)) AS avg_session_duration,
@@ -26,13 +27,15 @@ WITH periods AS (
       AND date BETWEEN CAST($start AS DATE) AND CAST($end AS DATE)
     GROUP BY 1
 ), u AS (
-    SELECT date_trunc($grain, created_at) AS period, COUNT(*) AS new_users
+    SELECT CASE WHEN $grain = 'day' THEN CAST(date AS TIMESTAMPTZ)  -- the UTC day
+                ELSE date_trunc($grain, created_at) END AS period, COUNT(*) AS new_users
     FROM users
     WHERE created_at >= $start AND created_at < $end
       AND date BETWEEN CAST($start AS DATE) AND CAST($end AS DATE)
     GROUP BY 1
 ), r AS (
-    SELECT date_trunc($grain, created_at) AS period,
+    SELECT CASE WHEN $grain = 'day' THEN CAST(date AS TIMESTAMPTZ)  -- the UTC day
+                ELSE date_trunc($grain, created_at) END AS period,
            SUM(CAST(revenue AS DOUBLE)) AS revenue,
            COUNT(revenue) AS revenue_events
     FROM events

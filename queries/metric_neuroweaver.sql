@@ -16,7 +16,8 @@ WITH periods AS (
                CASE WHEN $grain = 'hour' THEN INTERVAL 1 HOUR WHEN $grain = 'day' THEN INTERVAL 1 DAY
                     ELSE error('grain must be ''day'' or ''hour'', not ' || $grain) END) AS t(p)
 ), ai AS (
-    SELECT date_trunc($grain, created_at) AS period,
+    SELECT CASE WHEN $grain = 'day' THEN CAST(date AS TIMESTAMPTZ)  -- the UTC day
+                ELSE date_trunc($grain, created_at) END AS period,
            COUNT(*) AS ai_requests,
            AVG(CAST(response_time_ms AS DOUBLE)) AS ai_mean_latency,
            quantile_cont(response_time_ms, 0.95) AS ai_p95_latency,

@@ -14,7 +14,8 @@ WITH periods AS (
                CASE WHEN $grain = 'hour' THEN INTERVAL 1 HOUR WHEN $grain = 'day' THEN INTERVAL 1 DAY
                     ELSE error('grain must be ''day'' or ''hour'', not ' || $grain) END) AS t(p)
 ), c AS (
-    SELECT date_trunc($grain, created_at) AS period,
+    SELECT CASE WHEN $grain = 'day' THEN CAST(date AS TIMESTAMPTZ)  -- the UTC day
+                ELSE date_trunc($grain, created_at) END AS period,
            COALESCE(model_id, '(none)') AS segment,
            SUM(CASE WHEN priced THEN cost_usd ELSE 0.0 END) AS ai_cost,
            COUNT(*) FILTER (WHERE priced) AS ai_priced,

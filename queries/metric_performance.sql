@@ -14,7 +14,8 @@ WITH periods AS (
                CASE WHEN $grain = 'hour' THEN INTERVAL 1 HOUR WHEN $grain = 'day' THEN INTERVAL 1 DAY
                     ELSE error('grain must be ''day'' or ''hour'', not ' || $grain) END) AS t(p)
 ), pm AS (
-    SELECT date_trunc($grain, created_at) AS period,
+    SELECT CASE WHEN $grain = 'day' THEN CAST(date AS TIMESTAMPTZ)  -- the UTC day
+                ELSE date_trunc($grain, created_at) END AS period,
            COUNT(*) AS api_requests,
            AVG(CASE WHEN status_code >= 500 THEN 1.0 ELSE 0.0 END) AS api_error_rate,
            AVG(CAST(response_time_ms AS DOUBLE)) AS api_mean_latency,

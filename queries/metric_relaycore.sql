@@ -15,7 +15,8 @@ WITH periods AS (
                CASE WHEN $grain = 'hour' THEN INTERVAL 1 HOUR WHEN $grain = 'day' THEN INTERVAL 1 DAY
                     ELSE error('grain must be ''day'' or ''hour'', not ' || $grain) END) AS t(p)
 ), wf AS (
-    SELECT date_trunc($grain, created_at) AS period,
+    SELECT CASE WHEN $grain = 'day' THEN CAST(date AS TIMESTAMPTZ)  -- the UTC day
+                ELSE date_trunc($grain, created_at) END AS period,
            COUNT(*) AS workflow_runs,
            AVG(CASE WHEN status = 'failed' THEN 1.0 ELSE 0.0 END) AS workflow_failure_rate,
            COUNT(duration_ms) AS workflow_timed,

@@ -16,7 +16,8 @@ WITH periods AS (
                CASE WHEN $grain = 'hour' THEN INTERVAL 1 HOUR WHEN $grain = 'day' THEN INTERVAL 1 DAY
                     ELSE error('grain must be ''day'' or ''hour'', not ' || $grain) END) AS t(p)
 ), st AS (
-    SELECT date_trunc($grain, s.created_at) AS period,
+    SELECT CASE WHEN $grain = 'day' THEN CAST(s.date AS TIMESTAMPTZ)  -- the UTC day
+                ELSE date_trunc($grain, s.created_at) END AS period,
            COALESCE(r.workflow_id, '(unknown)') || '/' || s.step_name AS segment,
            COUNT(*) AS step_attempts,
            AVG(CASE WHEN s.status = 'failed' THEN 1.0 ELSE 0.0 END) AS step_failure_rate,
