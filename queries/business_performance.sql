@@ -24,10 +24,12 @@ periods AS (
     FROM range(date_trunc('hour', CAST($start AS TIMESTAMP)), CAST($end AS TIMESTAMP), INTERVAL 1 HOUR) AS t(d)
 ),
 calls AS (
+    -- day, week and month from the UTC partition day (date_trunc of a TIMESTAMPTZ goes
+    -- through the time zone for every row)
     SELECT CASE $interval WHEN 'hour' THEN date_trunc('hour', created_at)
-                          WHEN 'day' THEN date_trunc('day', created_at)
-                          WHEN 'week' THEN date_trunc('week', created_at)
-                          WHEN 'month' THEN date_trunc('month', created_at)
+                          WHEN 'day' THEN CAST(date AS TIMESTAMPTZ)
+                          WHEN 'week' THEN CAST(date_trunc('week', date) AS TIMESTAMPTZ)
+                          WHEN 'month' THEN CAST(date_trunc('month', date) AS TIMESTAMPTZ)
                           WHEN 'range' THEN $start END AS period,
            CASE WHEN $level = 'all' THEN 'all' ELSE service END AS service,
            CASE WHEN $level = 'endpoint' THEN endpoint ELSE 'all' END AS endpoint,

@@ -113,3 +113,18 @@ def test_planted_outage_is_the_most_certain_5xx_spike(demo_dir: Path) -> None:
         assert worst["period"] == pd.Timestamp(outage["start"], tz="UTC")
         baseline = next(t for t in outage["targets"] if t["metric"] == "5xx_rate")["baseline"]
         assert worst["error_rate_5xx_ci_low"] > 5 * baseline  # well clear of a normal day
+
+
+@pytest.mark.parametrize("interval", ["week", "month"])
+def test_week_and_month_periods_count_the_calls_of_their_utc_days(
+    wb: Workbench, demo_dir: Path, interval: str
+) -> None:
+    rows = window(raw(demo_dir, "performance_metrics", "acme"), "2026-08-03", "2026-10-26")
+    got = system_performance(
+        wb, start="2026-08-03", end="2026-10-26", interval=interval, level="all"
+    )
+    utc = rows["created_at"].dt.tz_convert("UTC").dt.tz_localize(None)
+    start = utc.dt.to_period("W-SUN" if interval == "week" else "M").dt.start_time
+    expected = start.value_counts().sort_index()
+    counted = got.set_index(got["period"].dt.tz_convert("UTC").dt.tz_localize(None))["requests"]
+    assert counted[counted > 0].to_dict() == expected.to_dict()
