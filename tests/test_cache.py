@@ -82,9 +82,9 @@ def _delta(before: dict, after: dict, layer: str, what: str) -> int:
     return after[layer][what] - before[layer][what]
 
 
-def _append_user(path: Path, tenant: str, country: str) -> None:
-    """A new extract of users only: the current rows plus one."""
-    files = [str(path / f.path) for f in read_manifest(path).tables["auterity.users"].files]
+def _current_rows(path: Path, qualified: str) -> duckdb.DuckDBPyConnection:
+    """A connection holding the extracted rows of ``qualified`` as the table ``cur``."""
+    files = [str(path / f.path) for f in read_manifest(path).tables[qualified].files]
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
     con.execute(
@@ -92,6 +92,12 @@ def _append_user(path: Path, tenant: str, country: str) -> None:
         "SELECT * EXCLUDE (date) FROM read_parquet($f, hive_partitioning = true)",
         {"f": files},
     )
+    return con
+
+
+def _append_user(path: Path, tenant: str, country: str) -> None:
+    """A new extract of users only: the current rows plus one."""
+    con = _current_rows(path, "auterity.users")
     write_extract(
         con, path, table("users"),
         "SELECT * FROM cur UNION ALL SELECT * REPLACE (uuid() AS id, $tenant AS tenant_id, "
@@ -744,16 +750,7 @@ def test_newly_cached_tab_functions_hit_whole_and_keep_tenants_apart(
 
 def _drop_failed_runs(path: Path) -> None:
     """A new extract of workflow_runs only: the current rows without the failed runs."""
-    files = [
-        str(path / f.path) for f in read_manifest(path).tables["relaycore.workflow_runs"].files
-    ]
-    con = duckdb.connect()
-    con.execute("SET TimeZone = 'UTC'")
-    con.execute(
-        "CREATE TABLE cur AS "
-        "SELECT * EXCLUDE (date) FROM read_parquet($f, hive_partitioning = true)",
-        {"f": files},
-    )
+    con = _current_rows(path, "relaycore.workflow_runs")
     write_extract(con, path, table("workflow_runs"), "SELECT * FROM cur WHERE status <> 'failed'")
 
 

@@ -148,6 +148,17 @@ def open_workbench(path: Path | None, tenant: str) -> Workbench:
     return Workbench.open(_session.data_dir, tenant=tenant, context=_session.context)
 
 
+def counting_progress(unit: str) -> Progress:
+    """A progress bar on stderr that counts ``unit`` ("12/15 tabs") and shows the time taken."""
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn(f"{{task.completed}}/{{task.total}} {unit}"),
+        TimeElapsedColumn(),
+        console=console,
+    )
+
+
 def refresh_rollups(path: Path) -> None:
     """Bring the rollups of ``path`` up to date with its extracts and say what changed."""
     from auterity_lab.rollups import build_rollups
@@ -183,13 +194,7 @@ def precompute_with_progress(path: Path, **options: Any) -> Precomputation:
     panels are printed as warnings."""
     from auterity_lab.precompute import precompute_dashboard
 
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total} tabs"),
-        TimeElapsedColumn(),
-        console=console,
-    ) as bar:
+    with counting_progress("tabs") as bar:
         task = bar.add_task("precomputing", total=None)
 
         def step(done: int, total: int, label: str) -> None:

@@ -7,12 +7,12 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from auterity_lab.cli._common import (
     DataOpt,
     console,
+    counting_progress,
     data_dir,
     precompute_with_progress,
     refresh_precomputed,
@@ -44,13 +44,7 @@ def demo(
     target = data_dir(data)
     end_day = dt.date.fromisoformat(end) if end else DEMO_END
     tables = source_tables()
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total} tables"),
-        TimeElapsedColumn(),
-        console=console,
-    ) as progress:
+    with counting_progress("tables") as progress:
         task = progress.add_task("demo data", total=len(tables))
 
         def step(table_name: str, rows: int) -> None:
