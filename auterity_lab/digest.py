@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from auterity_lab.errors import AuterityLabError, QueryParameterError
+from auterity_lab.health import newest_row
 from auterity_lab.metrics import CATALOG, metric_series
 from auterity_lab.overview import system_kpis
 from auterity_lab.queries import coerce, to_utc
@@ -147,10 +148,9 @@ def latest_complete_day(wb: Workbench, /, *, as_of: Any = None) -> dt.date:
     ]
     if written:
         candidates.append(min(written).astimezone(dt.UTC).date() - dt.timedelta(days=1))
-    extent = wb.query("report_data_extent")
-    newest = extent["newest"].dropna()
-    if not newest.empty:
-        candidates.append(max(newest).to_pydatetime().astimezone(dt.UTC).date())
+    newest = [newest_row(wb, name.split(".", 1)[1]) for name in _MAIN_TABLES]
+    if any(newest):
+        candidates.append(max(t for t in newest if t is not None).astimezone(dt.UTC).date())
     return min(candidates)
 
 

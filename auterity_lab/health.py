@@ -78,6 +78,7 @@ STATUSES = ("healthy", "degraded", "down")
 CHECK_STATUSES = ("ok", "no_data", "quiet", "degraded", "down")
 _SEVERITY = {"ok": 0, "no_data": 0, "quiet": 0, "degraded": 1, "down": 2}
 _LOOKBACK_DAYS = 7  # a silence is judged against the same hours of this many days before
+_RECENT_DAYS = 2  # newest_row reads these last day partitions first (all of them only if empty)
 
 CHECK_COLUMNS = [
     "system",
@@ -480,11 +481,8 @@ def _activity(
     """The tenant's newest row, and how (im)plausible its silence is at these hours."""
     tbl = table(name)
     ts = tbl.watermark_column
-    prune = " AND date <= CAST($as_of AS DATE)" if tbl.partition_column == ts else ""
-    newest = wb.library_sql(
-        f"SELECT max({ts}) AS newest FROM {name} WHERE {ts} <= $as_of{prune}", as_of=as_of
-    )["newest"].iloc[0]
-    if pd.isna(newest):
+    newest = newest_row(wb, name, as_of=as_of)
+    if newest is None:
         return _check(
             system,
             "activity",
@@ -493,7 +491,6 @@ def _activity(
             unit="hours",
             reason=f"the tenant has no {name} rows at or before {as_of:%Y-%m-%d %H:%M} UTC",
         ), None
-    newest = pd.Timestamp(newest).to_pydatetime()
     same_hours = _same_hours_before(wb, name, ts, newest, as_of, tbl.partition_column == ts)
     age = _hours(as_of - newest)
     expected = same_hours / _LOOKBACK_DAYS
@@ -519,6 +516,45 @@ def _activity(
         p_value=p_quiet,
         reason=reason,
     ), newest
+
+
+def newest_row(wb: Workbench, name: str, /, *, as_of: Any = None) -> dt.datetime | None:
+    """Time of the tenant's newest row of table ``name`` (at or before ``as_of``), or None.
+
+    The time is the table's watermark column (``created_at`` for most). A table partitioned on
+    that column is searched in its newest day partitions first (the two days up to ``as_of``, or
+    up to the newest row of the extract): an active tenant's newest row is there, and a full
+    scan of every day is needed only for a tenant quiet for longer.
+
+    Examples
+    --------
+    >>> newest_row(wb, "user_sessions", as_of="2026-10-15")                  # doctest: +SKIP
+    datetime.datetime(2026, 10, 14, 23, 58, 3, tzinfo=datetime.timezone.utc)
+    """
+    tbl = table(name)
+    ts = tbl.watermark_column
+    params: dict[str, Any] = {}
+    sql = f"SELECT max({ts}) AS newest FROM {name} WHERE TRUE"
+    if as_of is not None:
+        params["as_of"] = coerce(as_of, "TIMESTAMPTZ", "as_of")
+        sql += f" AND {ts} <= $as_of"
+    searches = [sql]
+    if tbl.partition_column == ts:
+        entry = wb.manifest.tables.get(tbl.qualified_name)
+        tops = [params["as_of"]] if as_of is not None else []
+        if entry is not None and entry.max_ts is not None:
+            tops.append(coerce(entry.max_ts, "TIMESTAMPTZ", "max_ts"))
+        if tops:
+            params["top"] = min(tops).date()
+            params["first"] = params["top"] - dt.timedelta(days=_RECENT_DAYS - 1)
+            sql += " AND date <= $top"
+            searches = [f"{sql} AND date >= $first", sql]
+    for search in searches:
+        used = {k: v for k, v in params.items() if f"${k}" in search}
+        newest = wb.library_sql(search, **used)["newest"].iloc[0]
+        if not pd.isna(newest):
+            return pd.Timestamp(newest).to_pydatetime()
+    return None
 
 
 def _same_hours_before(

@@ -10,12 +10,14 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from scipy import stats
 from typer.testing import CliRunner
 
 from auterity_lab.cli import app
 from auterity_lab.errors import ConfigError
-from auterity_lab.health import load_slos, system_health
+from auterity_lab.health import load_slos, newest_row, system_health
 from auterity_lab.warehouse import Workbench
 
 from .builders import build_data_dir
@@ -236,3 +238,68 @@ def test_health_cli(demo_dir: Path) -> None:
     )
     checks = pd.read_csv(__import__("io").StringIO(res.stdout))
     assert set(checks.columns) >= {"system", "check", "status", "p_value", "reason"}
+
+
+# ---------------------------------------------------------------- newest_row
+def _sessions_at(tenant: str, times: list[dt.datetime]) -> list[dict[str, object]]:
+    return [{"tenant_id": tenant, "start_time": t.isoformat(), "duration": 1} for t in times]
+
+
+@pytest.fixture(scope="module")
+def spans(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """t1 active to the extract's last day; t2 quiet for its last ten days; t3 without rows."""
+    day = dt.datetime(2026, 3, 1, 12, tzinfo=dt.UTC)
+    t1 = [day + dt.timedelta(days=d, hours=h) for d in range(20) for h in (0, 5)]
+    t2 = [day + dt.timedelta(days=d) for d in range(10)] + [day - dt.timedelta(days=40)]
+    rows = {"user_sessions": _sessions_at("t1", t1) + _sessions_at("t2", t2)}
+    rows["users"] = [{"tenant_id": "t3", "created_at": "2026-03-01T00:00:00Z"}]
+    return build_data_dir(tmp_path_factory.mktemp("spans"), rows)
+
+
+@pytest.mark.parametrize(
+    ("tenant", "as_of", "expected"),
+    [
+        ("t1", None, "2026-03-20T17:00:00"),  # the newest day partition
+        ("t1", "2026-03-10T16:59:59Z", "2026-03-10T12:00:00"),  # as_of inside a day
+        ("t1", "2026-03-10T17:00:00Z", "2026-03-10T17:00:00"),  # at or before: inclusive
+        ("t1", "2026-03-01T11:00:00Z", None),  # before every row
+        ("t2", None, "2026-03-10T12:00:00"),  # quiet for ten days: found by the full search
+        ("t2", "2026-02-15T00:00:00Z", "2026-01-20T12:00:00"),  # 40 days before its next row
+        ("t3", None, None),  # no sessions at all
+    ],
+)
+def test_newest_row_hand_worked(
+    spans: Path, tenant: str, as_of: str | None, expected: str | None
+) -> None:
+    with Workbench.open(spans, tenant=tenant) as wb:
+        got = newest_row(wb, "user_sessions", as_of=as_of)
+    assert got == (None if expected is None else dt.datetime.fromisoformat(expected + "+00:00"))
+
+
+@settings(
+    max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    offsets=st.lists(st.integers(0, 30 * 24), min_size=1, max_size=12),
+    tenants=st.lists(st.sampled_from(["a", "b"]), min_size=12, max_size=12),
+    as_of_hours=st.one_of(st.none(), st.integers(-24, 32 * 24)),
+)
+def test_newest_row_equals_the_max_of_every_row(
+    tmp_path: Path, offsets: list[int], tenants: list[str], as_of_hours: int | None
+) -> None:
+    """Whatever the tenants' gaps, the recent-partitions-first search gives the plain max."""
+    origin = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    times = [origin + dt.timedelta(hours=h, minutes=7) for h in offsets]
+    owners = tenants[: len(times)]
+    rows = [
+        {"tenant_id": who, "start_time": t.isoformat(), "duration": 1}
+        for who, t in zip(owners, times, strict=True)
+    ]
+    known = [{"tenant_id": who, "created_at": "2025-12-01T00:00:00Z"} for who in ("a", "b")]
+    d = build_data_dir(tmp_path / str(uuid.uuid4()), {"user_sessions": rows, "users": known})
+    as_of = None if as_of_hours is None else origin + dt.timedelta(hours=as_of_hours)
+    with Workbench.open(d, tenant="a") as wb:
+        got = newest_row(wb, "user_sessions", as_of=as_of)
+    mine = [t for who, t in zip(owners, times, strict=True) if who == "a"]
+    mine = [t for t in mine if as_of is None or t <= as_of]
+    assert got == (max(mine) if mine else None)
