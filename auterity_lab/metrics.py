@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import pandas as pd
 
+from auterity_lab import rollups
 from auterity_lab.errors import QueryParameterError
 from auterity_lab.periods import DateRange
 from auterity_lab.schema import table
@@ -35,6 +36,8 @@ if TYPE_CHECKING:
     from auterity_lab.warehouse import Workbench
 
 Grain = Literal["day", "hour"]
+_DAILY_ROLLUPS = {"metric_auterity": "daily_user_analytics"}
+"""Metric query → the rollup its daily form (``queries/rollups/<query>.sql``) reads."""
 Scale = Literal["log", "log1p", "linear"]
 Kind = Literal["count", "sum", "mean", "rate", "quantile"]
 
@@ -588,7 +591,11 @@ def metric_series(
 
     def run(query: str) -> pd.DataFrame:
         if query not in results:
-            results[query] = wb.query(query, grain=grain, **rng.params())
+            rollup = _DAILY_ROLLUPS.get(query) if grain == "day" else None
+            if rollup is not None and rollups.usable(wb, rollup, **rng.params()):
+                results[query] = rollups.query(wb, query, grain=grain, **rng.params())
+            else:
+                results[query] = wb.query(query, grain=grain, **rng.params())
         return results[query]
 
     levels = (False, True) if segments else (False,)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import uuid
 from pathlib import Path
 
@@ -9,12 +10,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from auterity_lab import metrics
+from auterity_lab import metrics, rollups
 from auterity_lab.metrics import CATALOG, MetricUnavailableError, UnknownMetricError, metric_series
 from auterity_lab.queries import load_query
 from auterity_lab.warehouse import Workbench
 
 from .builders import build_data_dir
+from .test_rollups import _tamper
 from .test_warehouse import _raw
 
 REQUIRED = {  # the issue's list: metric -> (system, up is good)
@@ -373,3 +375,37 @@ def test_demo_series_match_pandas(wb: Workbench, demo_dir: Path) -> None:
             hi=hi,
         )["usd"].iloc[0]
         assert v["ai_cost"].sum() == pytest.approx(costed)
+
+
+def test_daily_auterity_metrics_from_the_rollup_equal_the_rows(
+    demo_dir: Path, tmp_path: Path
+) -> None:
+    """With the daily_user_analytics rollup built, day-grain series read it: same frame."""
+    copy = tmp_path / "demo"
+    shutil.copytree(demo_dir, copy, ignore=shutil.ignore_patterns("rollups", ".*lock*"))
+    rollups.build_rollups(copy, names=["daily_user_analytics"])
+    cases = [
+        ("acme", "2026-07-05", "2026-11-01", "day"),  # the whole demo
+        ("globex", "2026-10-25", "2026-11-06", "day"),  # reaching past the data
+        ("initech", "2026-09-03T06:00", "2026-09-10", "day"),  # not midnight: the rows answer
+        ("acme", "2026-10-30", "2026-11-01", "hour"),  # hours: the rows answer
+        ("globex", "2025-01-01", "2025-01-04", "day"),  # no rows at all
+    ]
+    auterity = [m for m, d in CATALOG.items() if d.query == "metric_auterity"]
+    for tenant, start, end, grain in cases:
+        kw = dict(start=start, end=end, grain=grain, metrics=auterity)
+        with (
+            Workbench.open(copy, tenant=tenant) as fast,
+            Workbench.open(demo_dir, tenant=tenant) as rows,
+        ):
+            got, want = metric_series(fast, **kw), metric_series(rows, **kw)
+        assert len(want) > 0
+        pd.testing.assert_frame_equal(got, want, check_exact=False, rtol=1e-12, obj=str(kw))
+
+    _tamper(copy, "daily_user_analytics", "2026-10-01", "total_sessions", 999)
+    with Workbench.open(copy, tenant="acme") as fast:
+        day = metric_series(fast, start="2026-10-01", end="2026-10-02", metrics=["sessions"])
+        hour = metric_series(fast, start="2026-10-01T00:00", end="2026-10-02", grain="hour",
+                             metrics=["sessions"])  # fmt: skip
+    assert day["value"].tolist() == [999]  # proof that the rollup answered
+    assert hour["value"].sum() < 999
