@@ -76,7 +76,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
@@ -924,9 +924,11 @@ class ResultCache:
 
     @contextlib.contextmanager
     def refreshing(self) -> Iterator[None]:
-        """Within the block, this thread's lookups miss: every result is computed and stored anew.
+        """Within the block, this thread's lookups miss every entry it did not store in the
+        block: each result is computed and stored anew, once, and then answered from the cache.
 
-        Used to precompute results with a new time to live, even where an entry exists.
+        Used to precompute results with a new time to live, even where an entry exists (a
+        result several computations of the block share is computed once).
 
         Examples
         --------
@@ -934,18 +936,25 @@ class ResultCache:
         >>> cache = ResultCache(disk_dir=Path(tempfile.mkdtemp()))
         >>> _ = cache.put("k1", "acme", "demo", pa.table({"x": [1]}), ttl=60)
         >>> with cache.refreshing():
-        ...     cache.get("k1", "acme") is None
-        True
+        ...     missed = cache.get("k1", "acme") is None
+        ...     _ = cache.put("k1", "acme", "demo", pa.table({"x": [2]}), ttl=60)
+        ...     again = cache.get("k1", "acme")["x"].to_pylist()
+        >>> missed, again
+        (True, [2])
         """
-        self._local.refreshing = getattr(self._local, "refreshing", 0) + 1
+        outermost = getattr(self._local, "refreshed", None) is None
+        if outermost:
+            self._local.refreshed = set()
         try:
             yield
         finally:
-            self._local.refreshing -= 1
+            if outermost:
+                self._local.refreshed = None
 
     def get(self, key: str, tenant: str) -> Any | None:
         """The live value under ``key`` for ``tenant``, or None; fills the faster layers."""
-        if getattr(self._local, "refreshing", 0):
+        refreshed = getattr(self._local, "refreshed", None)
+        if refreshed is not None and key not in refreshed:
             return None
         blob_layers: list[tuple[str, Callable[[], bytes | None]]] = [
             ("memory", lambda: self.memory.get(key))
@@ -993,6 +1002,9 @@ class ResultCache:
             return value
         for layer in self._stats.layers:
             self._write(layer, key, tenant, blob, expires_at)
+        refreshed = getattr(self._local, "refreshed", None)
+        if refreshed is not None:
+            refreshed.add(key)
         return decode_entry(blob).value
 
     def note_uncacheable(self) -> None:
@@ -1168,7 +1180,7 @@ class CachingWorkbench(Protocol):
 
     def relation_state(self) -> dict[str, str]: ...
 
-    def text_variant(self) -> str: ...
+    def text_variant(self, tables: Iterable[str] | None = None) -> str: ...
 
     def record_reads(self) -> contextlib.AbstractContextManager[set[str]]: ...
 
@@ -1242,7 +1254,7 @@ def cached(
                 code_version(),
                 canon,
                 wb.tenant,
-                wb.text_variant(),  # raw text must never answer a workbench that masks it
+                wb.text_variant(declared),  # raw text never answers a workbench masking it
                 tables_fingerprint(wb.current_manifest(), sorted(declared)),
             ]
 

@@ -16,6 +16,13 @@ directory keeps its precomputed view. The computation runs with the cache's look
 (:meth:`~auterity_lab.cache.ResultCache.refreshing`), so entries stored earlier with a short
 time to live are rewritten with the long one.
 
+Each tenant's view is computed twice: as a data scientist sees it (raw text) and as everyone
+without ``raw_text:read`` sees it (prompts, outputs and feedback masked), by a principal named
+``precompute`` with every other permission. Results that read no table with masked text have
+one entry shared by both (see :meth:`~auterity_lab.warehouse.Workbench.text_variant`), so the
+second pass computes only the panels over prompt outputs and feedback. Under a security context
+only that context's own view is computed.
+
 Other filters (another range, a model, a device) are computed on demand, as before.
 
 Examples
@@ -32,13 +39,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from auterity_lab.cache import DEFAULT_TTL_SECONDS
+from auterity_lab.cache import DEFAULT_TTL_SECONDS, ResultCache
 from auterity_lab.config import Settings, load_settings
 from auterity_lab.dashboard import TABS, PanelContext, default_filters
 from auterity_lab.errors import AuterityLabError, ConfigError, QueryParameterError
 from auterity_lab.manifest import read_manifest
-from auterity_lab.security import current_context
+from auterity_lab.security import PERMISSIONS, SecurityContext, current_context
 from auterity_lab.warehouse import Workbench
+
+PRINCIPAL = "precompute"
+"""The user id of the masked-text view's computation (as it appears in the audit log)."""
 
 
 @dataclass(frozen=True)
@@ -50,6 +60,13 @@ class PrecomputedTab:
     seconds: float
     panels: int
     errors: tuple[str, ...] = ()
+    text: str = "raw"
+    """``raw``, or ``masked``: the view of users without ``raw_text:read``."""
+
+    @property
+    def label(self) -> str:
+        """``tenant/tab``, with `` (masked text)`` for the masked view."""
+        return f"{self.tenant}/{self.tab}" + (" (masked text)" if self.text == "masked" else "")
 
 
 @dataclass(frozen=True)
@@ -63,7 +80,7 @@ class Precomputation:
     @property
     def errors(self) -> list[str]:
         """Every failed panel as ``"tenant/tab/panel: message"``."""
-        return [f"{t.tenant}/{t.tab}/{e}" for t in self.tabs for e in t.errors]
+        return [f"{t.label}/{e}" for t in self.tabs for e in t.errors]
 
 
 def precompute_dashboard(
@@ -131,19 +148,23 @@ def precompute_dashboard(
     keep = {kind: float(keep_days) * 86400 for kind in DEFAULT_TTL_SECONDS}
     long_lived = base.model_copy(update={"cache_ttl_seconds": keep})
     chosen_tenants = _tenants(data_dir) if tenants is None else list(tenants)
-    total = len(chosen_tenants) * len(chosen_tabs)
+    views = [(tenant, context) for tenant in chosen_tenants for context in _viewers(tenant)]
+    total = len(views) * len(chosen_tabs)
     started = time.perf_counter()
     done: list[PrecomputedTab] = []
-    for tenant in chosen_tenants:
-        with (
-            Workbench.open(data_dir, tenant=tenant, settings=long_lived) as wb,
-            wb.cache.refreshing(),  # type: ignore[union-attr]  # on: checked above
-        ):
-            filters = default_filters(wb)
-            for key in chosen_tabs:
-                done.append(_compute_tab(PanelContext(wb, filters), tenant, key))
-                if progress is not None:
-                    progress(len(done), total, f"{tenant}/{key}")
+    # one refresh for the whole run: a result two views share (one without masked text) is
+    # computed by the first and found by the second
+    with ResultCache.for_settings(long_lived, Path(data_dir)).refreshing():
+        for tenant, context in views:
+            with Workbench.open(
+                data_dir, tenant=tenant, settings=long_lived, context=context
+            ) as wb:
+                filters = default_filters(wb)
+                text = "raw" if wb.text_variant() == "raw" else "masked"
+                for key in chosen_tabs:
+                    done.append(_compute_tab(PanelContext(wb, filters), key, text))
+                    if progress is not None:
+                        progress(len(done), total, done[-1].label)
     return Precomputation(tuple(done), time.perf_counter() - started, float(keep_days))
 
 
@@ -152,7 +173,19 @@ def _tenants(data_dir: str | Path) -> list[str]:
     return [context.tenant_id] if context is not None else list(read_manifest(data_dir).tenants)
 
 
-def _compute_tab(ctx: PanelContext, tenant: str, key: str) -> PrecomputedTab:
+def _viewers(tenant: str) -> list[SecurityContext | None]:
+    """Who the views are computed as: the current context alone, or else no access control
+    (raw text) and a principal without ``raw_text:read`` (masked text)."""
+    context = current_context()
+    if context is not None:
+        return [context]
+    masked = SecurityContext(
+        PRINCIPAL, tenant, permissions=frozenset(PERMISSIONS) - {"raw_text:read"}
+    )
+    return [None, masked]
+
+
+def _compute_tab(ctx: PanelContext, key: str, text: str) -> PrecomputedTab:
     errors = []
     started = time.perf_counter()
     panels = TABS[key].panels
@@ -161,7 +194,8 @@ def _compute_tab(ctx: PanelContext, tenant: str, key: str) -> PrecomputedTab:
             panel.compute(ctx)
         except AuterityLabError as exc:
             errors.append(f"{panel.name}: {exc}")
-    return PrecomputedTab(tenant, key, time.perf_counter() - started, len(panels), tuple(errors))
+    seconds = time.perf_counter() - started
+    return PrecomputedTab(ctx.wb.tenant, key, seconds, len(panels), tuple(errors), text)
 
 
-__all__ = ["PrecomputedTab", "Precomputation", "precompute_dashboard"]
+__all__ = ["PRINCIPAL", "PrecomputedTab", "Precomputation", "precompute_dashboard"]

@@ -45,7 +45,7 @@ import re
 import secrets
 import threading
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -641,7 +641,7 @@ class Workbench:
                     self.tenant,
                     tables_fingerprint(self.manifest, sorted(tables)),
                     canonical_params(tokens),
-                    self.text_variant(),
+                    self.text_variant(tables),
                 )
             except TypeError:  # a parameter value with no canonical form
                 key = None
@@ -681,15 +681,27 @@ class Workbench:
         return _to_frame(table, frame)
 
     # ------------------------------------------------------------------ cache support
-    def text_variant(self) -> str:
+    def text_variant(self, tables: Iterable[str] | None = None) -> str:
         """What the views show beyond the tenant: raw or masked text (part of every cache key).
+
+        With ``tables`` (the qualified source tables a result reads), ``"raw"`` when none of
+        them has text that is masked (:data:`~auterity_lab.security.RAW_TEXT_COLUMNS`): the
+        other views are the same for every variant, so such results are shared by everyone.
 
         Examples
         --------
         >>> wb.text_variant()                                                   # doctest: +SKIP
+        'masked:3f0c...'
+        >>> wb.text_variant(["auterity.user_sessions"])                         # doctest: +SKIP
         'raw'
         """
-        return "raw" if self._mask_salt is None else f"masked:{digest(self._mask_salt)}"
+        if self._mask_salt is None:
+            return "raw"
+        if tables is not None and not any(
+            t.split(".")[-1] in RAW_TEXT_COLUMNS or t == "*" for t in tables
+        ):
+            return "raw"
+        return f"masked:{digest(self._mask_salt)}"
 
     @property
     def cache(self) -> ResultCache | None:

@@ -25,11 +25,16 @@ DAY = 86400.0
 
 def _expiries(cache_dir: Path, tenant: str) -> list[float]:
     """Seconds from now until each disk entry of ``tenant`` expires."""
+    return list(_entries(cache_dir, tenant).values())
+
+
+def _entries(cache_dir: Path, tenant: str) -> dict[str, float]:
+    """Each disk entry of ``tenant`` (by file name) → seconds from now until it expires."""
     now = time.time()
-    return [
-        decode_entry(p.read_bytes()).expires_at - now
+    return {
+        p.name: decode_entry(p.read_bytes()).expires_at - now
         for p in (cache_dir / tenant).rglob("*.entry")
-    ]
+    }
 
 
 def _panels(data_dir: Path, tenant: str, tab: str, **settings: object) -> dict[str, object]:
@@ -51,12 +56,19 @@ def test_precomputed_tabs_are_served_from_disk_and_equal_a_cold_computation(
         settings=load_settings(cache_dir=cache_dir),
         progress=lambda done, total, label: seen.append((done, total, label)),
     )
-    assert [(t.tenant, t.tab, t.panels) for t in run.tabs] == [
-        ("acme", "overview", len(TABS["overview"].panels)),
-        ("acme", "workflow", len(TABS["workflow"].panels)),
+    assert [(t.tenant, t.tab, t.text, t.panels) for t in run.tabs] == [
+        ("acme", "overview", "raw", len(TABS["overview"].panels)),
+        ("acme", "workflow", "raw", len(TABS["workflow"].panels)),
+        ("acme", "overview", "masked", len(TABS["overview"].panels)),
+        ("acme", "workflow", "masked", len(TABS["workflow"].panels)),
     ]
     assert run.errors == [] and run.keep_days == 2
-    assert seen == [(1, 2, "acme/overview"), (2, 2, "acme/workflow")]
+    assert seen == [
+        (1, 4, "acme/overview"),
+        (2, 4, "acme/workflow"),
+        (3, 4, "acme/overview (masked text)"),
+        (4, 4, "acme/workflow (masked text)"),
+    ]
     left = _expiries(cache_dir, "acme")
     assert left and all(2 * DAY - 120 < s <= 2 * DAY for s in left)
     assert not (cache_dir / "globex").exists()
@@ -79,14 +91,14 @@ def test_precompute_rewrites_entries_stored_with_a_short_time_to_live(
     cache_dir = tmp_path / "cache"
     short = {"cache_dir": cache_dir, "cache_ttl_seconds": {"workflow": 60}}
     _panels(demo_dir, "globex", "workflow", **short)
-    before = _expiries(cache_dir, "globex")
-    assert max(before) <= 300 and min(before) <= 60
+    before = _entries(cache_dir, "globex")
+    assert max(before.values()) <= 300 and min(before.values()) <= 60
     precompute.precompute_dashboard(
         demo_dir, tenants=["globex"], tabs=["workflow"], settings=load_settings(cache_dir=cache_dir)
     )
-    after = _expiries(cache_dir, "globex")
+    after = _entries(cache_dir, "globex")
     # found, the short-lived entries would have been kept; they were rewritten to live 7 days
-    assert len(after) == len(before) and all(s > 7 * DAY - 120 for s in after)
+    assert before.keys() <= after.keys() and all(s > 7 * DAY - 120 for s in after.values())
 
 
 def test_default_tenants_follow_the_security_context(demo_dir: Path, tmp_path: Path) -> None:
@@ -97,7 +109,7 @@ def test_default_tenants_follow_the_security_context(demo_dir: Path, tmp_path: P
         )
     finally:
         set_current_context(None)
-    assert [t.tenant for t in run.tabs] == ["initech"]
+    assert [(t.tenant, t.text) for t in run.tabs] == [("initech", "masked")]  # a viewer's view
 
 
 def test_bad_arguments_are_named(demo_dir: Path, tmp_path: Path) -> None:
@@ -132,7 +144,7 @@ def test_demo_precomputes_unless_turned_off(tmp_path: Path) -> None:
     small = ["--tenants", "1", "--days", "20", "--scale", "0.02"]
     on = _cli("demo", "--data", str(tmp_path / "on"), *small, env=env)
     assert on.returncode == 0, on.stderr
-    assert "precomputed the dashboard's default view: 5 tabs" in on.stderr
+    assert "precomputed the dashboard's default view: 10 tabs (raw and masked text)" in on.stderr
     assert list((tmp_path / "on" / "cache" / "acme").rglob("*.entry"))
 
     off_env = env | {"AUTERITY_LAB_PRECOMPUTE_DASHBOARD": "false"}
@@ -181,3 +193,60 @@ def test_keys_do_not_depend_on_the_tabs_computed_before(demo_dir: Path, tmp_path
             panel.compute(ctx)
         stats = wb.cache.stats()  # type: ignore[union-attr]
     assert stats.layers["disk"].hits > 0 and stats.layers["disk"].misses == 0
+
+
+def _served(data_dir: Path, cache_dir: Path, tab: str, context: SecurityContext | None) -> dict:
+    """The tab's panels for ``context`` through a fresh memory layer, with the cache's counts."""
+    fresh = load_settings(cache_dir=cache_dir, cache_memory_entries=11)
+    with Workbench.open(data_dir, tenant="acme", settings=fresh, context=context) as wb:
+        ctx = PanelContext(wb, default_filters(wb))
+        before = wb.cache.stats().layers["disk"]  # type: ignore[union-attr]
+        panels = {p.name: p.compute(ctx) for p in TABS[tab].panels}
+        after = wb.cache.stats().layers["disk"]  # type: ignore[union-attr]
+        with wb.no_cache():
+            cold = {p.name: p.compute(PanelContext(wb, ctx.filters)) for p in TABS[tab].panels}
+    return {
+        "panels": panels,
+        "cold": cold,
+        "hits": after.hits - before.hits,
+        "misses": after.misses - before.misses,
+    }
+
+
+def test_viewers_get_the_precomputed_masked_view(demo_dir: Path, tmp_path: Path) -> None:
+    """A user who may not read raw text opens the AI/ML tab: every panel comes from the disk,
+    with the prompts masked as a computation without the cache masks them."""
+    cache_dir = tmp_path / "cache"
+    run = precompute.precompute_dashboard(
+        demo_dir, tenants=["acme"], tabs=["ml"], settings=load_settings(cache_dir=cache_dir)
+    )
+    assert [t.text for t in run.tabs] == ["raw", "masked"] and run.errors == []
+    for role in ("viewer", "data_scientist"):
+        got = _served(demo_dir, cache_dir, "ml", SecurityContext("u", "acme", roles={role}))
+        assert got["hits"] > 0 and got["misses"] == 0, role
+        prompts = got["panels"]["prompts"]["prompt_preview"]
+        assert prompts.str.startswith("[redacted").all() == (role == "viewer"), role
+        for name, frame in got["cold"].items():
+            pd.testing.assert_frame_equal(got["panels"][name], frame, obj=f"{role} {name}")
+
+
+def test_results_without_masked_text_are_shared_by_both_views(
+    demo_dir: Path, tmp_path: Path
+) -> None:
+    """Precomputed as a data scientist (raw text only): a viewer finds every Business panel
+    (no prompt or feedback text read), but not the AI/ML panels, which read masked text."""
+    cache_dir = tmp_path / "cache"
+    set_current_context(SecurityContext("ds", "acme", roles={"data_scientist"}))
+    try:
+        run = precompute.precompute_dashboard(
+            demo_dir, tabs=["business", "ml"], settings=load_settings(cache_dir=cache_dir)
+        )
+    finally:
+        set_current_context(None)
+    assert {t.text for t in run.tabs} == {"raw"}
+    viewer = SecurityContext("v", "acme", roles={"viewer"})
+    business = _served(demo_dir, cache_dir, "business", viewer)
+    assert business["hits"] > 0 and business["misses"] == 0
+    for name, frame in business["cold"].items():
+        pd.testing.assert_frame_equal(business["panels"][name], frame, obj=name)
+    assert _served(demo_dir, cache_dir, "ml", viewer)["misses"] > 0

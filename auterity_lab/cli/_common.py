@@ -184,7 +184,9 @@ def refresh_precomputed(path: Path) -> None:
         console.print(f"[yellow]the dashboard's default view was not precomputed: {exc}")
         return
     console.print(
-        f"precomputed the dashboard's default view: {len(run.tabs)} tabs in {run.seconds:.1f} s "
+        f"precomputed the dashboard's default view: {len(run.tabs)} tabs "
+        f"({' and '.join(sorted({t.text for t in run.tabs}, reverse=True))} text) "
+        f"in {run.seconds:.1f} s "
         f"(kept {run.keep_days:g} days unless an extract changes their tables)"
     )
 

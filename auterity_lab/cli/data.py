@@ -79,10 +79,11 @@ def precompute(
     this themselves unless precompute_dashboard is off)."""
     run = precompute_with_progress(data_dir(data), tenants=tenant, tabs=tab, keep_days=keep_days)
     table = Table(title=f"precomputed in {run.seconds:.1f} s, kept {run.keep_days:g} days")
-    for col in ("tenant", "tab", "panels", "seconds", "failed"):
-        table.add_column(col, justify="left" if col in ("tenant", "tab") else "right")
+    for col in ("tenant", "tab", "text", "panels", "seconds", "failed"):
+        table.add_column(col, justify="left" if col in ("tenant", "tab", "text") else "right")
     for t in run.tabs:
-        table.add_row(t.tenant, t.tab, str(t.panels), f"{t.seconds:.2f}", str(len(t.errors)))
+        row = (t.tenant, t.tab, t.text, str(t.panels), f"{t.seconds:.2f}", str(len(t.errors)))
+        table.add_row(*row)
     Console(stderr=True).print(table)
     if run.errors:
         raise typer.Exit(1)
