@@ -10,7 +10,7 @@
 -- cell means and its residual variance follow exactly. Failed calls are left out: their
 -- response time measures a failure, not the model (the error rate is checked on its own).
 SELECT
-    CAST(date_trunc('day', created_at) AS DATE) AS day,
+    date AS day,  -- created_at's UTC day (the partition: far cheaper than date_trunc of a TIMESTAMPTZ)
     model_id,
     created_at >= $deployed_at AS after,
     COUNT(*) AS calls,

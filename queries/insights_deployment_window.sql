@@ -14,7 +14,7 @@
 -- log_latency_sum of ln(max(ms, 1))); satisfied calls are rated 4 or more (the spec's
 -- high-rated requests); rating_sum adds user_rating over the rated calls.
 SELECT
-    CAST(date_trunc('day', created_at) AS DATE) AS day,
+    date AS day,  -- created_at's UTC day (the partition: far cheaper than date_trunc of a TIMESTAMPTZ)
     COUNT(*) AS requests,
     COUNT(*) FILTER (WHERE status = 'error') AS errors,
     COUNT(response_time_ms) AS timed,
