@@ -10,6 +10,11 @@
 --          unpriced_requests BIGINT, tokens BIGINT, cost_usd DOUBLE, cost_per_request DOUBLE
 --
 -- cost_usd sums priced outputs and is NULL when none is priced (see ml_cost_by_model).
+--
+-- Range filter (for speed): with whole-day bounds (UTC midnight, as the dashboard passes) the
+-- tests of created_at fold away at planning and the partition day `date` (the UTC day of
+-- created_at, the partition column) selects the rows alone, so created_at is not read;
+-- other bounds still test created_at.
 SELECT
     -- days and weeks from the UTC-day partition: no time-zone math per row
     CASE WHEN $grain = 'hour' THEN date_trunc('hour', c.created_at)
@@ -22,8 +27,10 @@ SELECT
     SUM(c.cost_usd) AS cost_usd,
     SUM(c.cost_usd) / NULLIF(COUNT(*) FILTER (WHERE c.priced), 0) AS cost_per_request
 FROM prompt_output_costs AS c  -- one row per output with its own columns and its cost
-WHERE c.created_at >= $start AND c.created_at < $end
-  AND c.date BETWEEN CAST($start AS DATE) AND CAST($end AS DATE)
+WHERE c.date BETWEEN CAST($start AS DATE) AND CAST($end AS DATE)
+  AND (CAST($start AS DATE) = $start OR c.created_at >= $start)
+  AND (c.date < CAST($end AS DATE)
+       OR (CAST($end AS DATE) <> $end AND c.created_at < $end))
   AND ($model IS NULL OR c.model_id = $model)
   AND ($model_version IS NULL OR c.model_version = $model_version)
   AND ($prompt_version IS NULL OR c.prompt_version = $prompt_version)

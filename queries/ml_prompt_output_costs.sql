@@ -20,8 +20,12 @@
 -- Price: the candidate entries are those whose model equals model_id (exact) or whose pattern
 -- matches it (LIKE form of the glob) and whose effective_from <= the output's UTC day; the exact
 -- entry beats a pattern, a longer (more specific) pattern beats a shorter one, then the latest
--- effective_from wins. The choice depends only on (model_id, UTC day), so it is made once per
--- pair that occurs and joined to the outputs (not ranked once per output).
+-- effective_from wins. So an exact entry is in force from its effective_from until the model's
+-- next exact entry: those intervals come from the price table alone and are joined to the
+-- outputs on the model and the day (for speed: no pass over the outputs to list the model-days
+-- that occur). Only the days no exact entry covers look at patterns; their choice depends only on
+-- (model_id, UTC day), so it is made once per pair that occurs (and the pairs are listed only
+-- when the table has a pattern at all).
 -- price_rule: 'split'    both token counts known: (in * input price + out * output price) / 1e6
 --             'blended'  only a total: tokens * (s * input price + (1 - s) * output price) / 1e6
 --             'unpriced' no price in force for the model on that day, or no token count at all;
@@ -43,32 +47,43 @@ WITH outputs AS (
              AS BIGINT) AS output_tokens,
         CAST(COALESCE(tokens_used, input_tokens + output_tokens) AS BIGINT) AS tokens
     FROM prompt_outputs
-), model_days AS (
-    -- the price depends only on (model, UTC day): choose it once per pair, not once per output
+), exact_prices AS (
+    -- an exact entry is in force from its effective_from until the model's next exact entry
+    SELECT
+        model AS model_id,
+        effective_from AS valid_from,
+        -- the latest entry has no end: 'infinity' (a DuckDB date; Spark needs a far date here)
+        lead(effective_from, 1, CAST('infinity' AS DATE))
+            OVER (PARTITION BY model ORDER BY effective_from) AS valid_to,
+        model, effective_from, input_usd_per_1m, output_usd_per_1m, blended_input_share
+    FROM model_prices
+    WHERE NOT is_pattern
+), pattern_days AS (
+    -- the (model, UTC day) pairs that occur, only when the table has patterns at all
     SELECT DISTINCT model_id, date AS day
     FROM prompt_outputs
     WHERE model_id IS NOT NULL
-), candidates AS (
-    SELECT
-        m.model_id,
-        m.day,
-        p.model,
-        p.effective_from,
-        p.input_usd_per_1m,
-        p.output_usd_per_1m,
-        p.blended_input_share,
-        row_number() OVER (
-            PARTITION BY m.model_id, m.day
-            ORDER BY CASE WHEN p.is_pattern THEN 1 ELSE 0 END, p.specificity DESC,
-                     p.effective_from DESC
-        ) AS preference
-    FROM model_days AS m
-    JOIN model_prices AS p
-      ON p.effective_from <= m.day
-     AND ((NOT p.is_pattern AND m.model_id = p.model)
-          OR (p.is_pattern AND m.model_id LIKE p.like_pattern ESCAPE '\'))
-), chosen AS (
-    SELECT * FROM candidates WHERE preference = 1
+      AND EXISTS (SELECT 1 FROM model_prices WHERE is_pattern)
+), pattern_prices AS (
+    SELECT * FROM (
+        SELECT
+            m.model_id,
+            m.day,
+            p.model,
+            p.effective_from,
+            p.input_usd_per_1m,
+            p.output_usd_per_1m,
+            p.blended_input_share,
+            row_number() OVER (
+                PARTITION BY m.model_id, m.day
+                ORDER BY p.specificity DESC, p.effective_from DESC
+            ) AS preference
+        FROM pattern_days AS m
+        JOIN model_prices AS p
+          ON p.is_pattern
+         AND p.effective_from <= m.day
+         AND m.model_id LIKE p.like_pattern ESCAPE '\'
+    ) WHERE preference = 1
 ), costed AS (
     SELECT
         o.id,
@@ -80,19 +95,32 @@ WITH outputs AS (
         o.input_tokens,
         o.output_tokens,
         o.tokens,
-        c.model AS price_model,
-        c.effective_from AS price_effective_from,
-        CASE
-            WHEN c.model IS NULL THEN 'unpriced'
-            WHEN o.input_tokens IS NOT NULL AND o.output_tokens IS NOT NULL THEN 'split'
-            WHEN o.tokens IS NOT NULL THEN 'blended'
-            ELSE 'unpriced'
-        END AS price_rule,
-        c.input_usd_per_1m,
-        c.output_usd_per_1m,
-        c.blended_input_share
+        -- an exact entry in force beats any pattern
+        CASE WHEN e.model IS NOT NULL THEN e.model ELSE p.model END AS price_model,
+        CASE WHEN e.model IS NOT NULL THEN e.effective_from ELSE p.effective_from END
+            AS price_effective_from,
+        CASE WHEN e.model IS NOT NULL THEN e.input_usd_per_1m ELSE p.input_usd_per_1m END
+            AS input_usd_per_1m,
+        CASE WHEN e.model IS NOT NULL THEN e.output_usd_per_1m ELSE p.output_usd_per_1m END
+            AS output_usd_per_1m,
+        CASE WHEN e.model IS NOT NULL THEN e.blended_input_share ELSE p.blended_input_share END
+            AS blended_input_share
     FROM outputs AS o
-    LEFT JOIN chosen AS c ON c.model_id = o.model_id AND c.day = o.day
+    LEFT JOIN exact_prices AS e
+      ON e.model_id = o.model_id
+     AND o.day >= e.valid_from
+     AND o.day < e.valid_to
+    LEFT JOIN pattern_prices AS p ON p.model_id = o.model_id AND p.day = o.day
+), ruled AS (
+    SELECT
+        *,
+        CASE
+            WHEN price_model IS NULL THEN 'unpriced'
+            WHEN input_tokens IS NOT NULL AND output_tokens IS NOT NULL THEN 'split'
+            WHEN tokens IS NOT NULL THEN 'blended'
+            ELSE 'unpriced'
+        END AS price_rule
+    FROM costed
 )
 SELECT
     id AS prompt_output_id,
@@ -115,4 +143,4 @@ SELECT
     date,
     user_id, prompt_hash, prompt, model_version, prompt_version, response_time_ms, status,
     user_rating
-FROM costed
+FROM ruled
