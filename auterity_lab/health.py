@@ -63,7 +63,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from scipy import stats
 
-from auterity_lab.errors import ConfigError, QueryError
+from auterity_lab.errors import ConfigError, QueryError, QueryParameterError
 from auterity_lab.queries import coerce
 from auterity_lab.schema import SYSTEMS, source_tables, table
 from auterity_lab.workflow.sla import SlaSource, sla_breaches
@@ -531,6 +531,8 @@ def newest_row(wb: Workbench, name: str, /, *, as_of: Any = None) -> dt.datetime
     >>> newest_row(wb, "user_sessions", as_of="2026-10-15")                  # doctest: +SKIP
     datetime.datetime(2026, 10, 14, 23, 58, 3, tzinfo=datetime.timezone.utc)
     """
+    if not isinstance(name, str):
+        raise QueryParameterError(f"name must be a table name, not {name!r}")
     tbl = table(name)
     ts = tbl.watermark_column
     params: dict[str, Any] = {}

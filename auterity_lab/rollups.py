@@ -13,6 +13,9 @@ final: nothing is ever merged across days.
   tenant and UTC day.
 * ``hourly_ai_performance`` (from ``prompt_outputs``): the spec's hourly view, one answer row per
   tenant, UTC hour and model.
+* ``money_events`` (from ``events``): the events with a revenue, and the subscription ends
+  (``cancel``), row for row: what revenue and MRR read, ~4% of the events. Each user's first
+  positive revenue (whole history) is a cheap minimum over it.
 
 Layout::
 
@@ -39,7 +42,7 @@ Examples
 True
 >>> run(wb, "hourly_ai_performance", start=None, end=None)   # doctest: +SKIP
 >>> sorted(ROLLUPS)
-['daily_user_analytics', 'hourly_ai_performance', 'user_day_activity']
+['daily_user_analytics', 'hourly_ai_performance', 'money_events', 'user_day_activity']
 >>> QUERY_ROLLUPS["overview_daily_auterity"]
 'user_day_activity'
 """
@@ -116,6 +119,10 @@ class Rollup:
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+MONEY_CANCEL_EVENTS = ("cancel",)
+"""Event types the ``money_events`` rollup keeps although they carry no revenue: the
+subscription ends an MRR question may name (``mrr(cancel_event=...)``)."""
+
 ROLLUPS: dict[str, Rollup] = {
     "user_day_activity": Rollup(
         name="user_day_activity",
@@ -163,6 +170,25 @@ ROLLUPS: dict[str, Rollup] = {
             ("avg_conversion_rate", "DOUBLE"),
         ),
     ),
+    "money_events": Rollup(
+        name="money_events",
+        source="events",
+        # the rows a revenue or MRR question reads (~4% of the events), as they are
+        aggregate_sql=(
+            "SELECT tenant_id, user_id, id, created_at, event_type, revenue FROM day_rows "
+            "WHERE revenue IS NOT NULL OR event_type IN ("
+            + ", ".join(f"'{t}'" for t in MONEY_CANCEL_EVENTS)
+            + ") ORDER BY tenant_id, user_id, created_at, id"
+        ),
+        columns=(
+            ("tenant_id", "VARCHAR"),
+            ("user_id", "UUID"),
+            ("id", "UUID"),
+            ("created_at", "TIMESTAMP WITH TIME ZONE"),
+            ("event_type", "VARCHAR"),
+            ("revenue", "DECIMAL(12,2)"),
+        ),
+    ),
     "hourly_ai_performance": Rollup(
         name="hourly_ai_performance",
         source="prompt_outputs",
@@ -199,7 +225,10 @@ sessions without a user form the row with a NULL ``user_id``.
 ``daily_user_analytics``: one row per (tenant, UTC day with a session) holding that day's row of
 ``queries/daily_user_analytics.sql``. ``hourly_ai_performance``: one row per (tenant, UTC hour,
 ``model_id``) with an output, holding that row of ``queries/hourly_ai_performance.sql`` (a NULL
-``model_id`` is its own group, as there)."""
+``model_id`` is its own group, as there). ``money_events`` (from ``events``): the events with a
+revenue and those of :data:`MONEY_CANCEL_EVENTS`, row for row (``id``, ``user_id``,
+``created_at``, ``event_type``, ``revenue``), so revenue and MRR read a few percent of the
+events instead of all of them."""
 
 QUERY_ROLLUPS: dict[str, str] = {
     "daily_user_analytics": "daily_user_analytics",
@@ -209,7 +238,10 @@ QUERY_ROLLUPS: dict[str, str] = {
     "business_stickiness": "user_day_activity",
 }
 """Query name → the rollup its form in ``queries/rollups/`` reads (what :func:`run` answers from
-a rollup). Each form declares the query's parameters and gives the query's frame."""
+a rollup). Each form declares the query's parameters and gives the query's frame. The Business
+tab's other forms (``business_revenue``, ``business_mrr``, ``business_user_activity``,
+``business_retention``) read several rollups or hold for some parameters only: their functions
+in :mod:`auterity_lab.business` choose them (``business._query.run(..., on=...)``)."""
 
 
 @dataclass(frozen=True)
@@ -651,6 +683,7 @@ def _sql_list(paths: list[str]) -> str:
 
 
 __all__ = [
+    "MONEY_CANCEL_EVENTS",
     "QUERY_ROLLUPS",
     "ROLLUPS",
     "UNITS",

@@ -28,6 +28,9 @@
 -- best attempt: the earliest event of their furthest step, through its shortest chain.
 -- strict counts "next event" over all of the user's events (not only funnel steps).
 -- dropped = users of the previous step who did not reach this one (NULL for step 1).
+-- Speed: the position rn (a window sorting every event of the range) exists only in the strict
+-- branch of ev, which planning drops for an ordered funnel; both time percentiles of a column
+-- come from one quantile_cont over a list of fractions.
 WITH RECURSIVE
 -- scope:begin (the same in every business_*.sql that takes user filters; a test checks it)
 scope AS (
@@ -56,15 +59,13 @@ conds AS (
            unnest(CAST($filter_keys AS VARCHAR[])) AS key,
            unnest(CAST($filter_values AS VARCHAR[])) AS value
 ),
-ev AS (
-    -- properties only when a step filter or a property breakdown reads them, and rn only for
-    -- a strict funnel: neither is computed otherwise (the JSON text is most of the scan)
+scoped_events AS (
+    -- properties only when a step filter or a property breakdown reads them: not read
+    -- otherwise (the JSON text is most of the scan)
     SELECT e.id, e.user_id, e.created_at AS ts, e.event_type,
            CASE WHEN $filter_keys IS NOT NULL OR $breakdown_property IS NOT NULL
                 THEN e.properties END AS properties,
-           sc.segment,
-           CASE WHEN $strict
-                THEN ROW_NUMBER() OVER (PARTITION BY e.user_id ORDER BY e.created_at, e.id) END AS rn
+           sc.segment
     FROM events AS e
     JOIN scope AS sc ON sc.user_id = e.user_id
     WHERE e.created_at >= $start AND e.created_at <= $end + to_seconds($window_seconds)
@@ -72,6 +73,15 @@ ev AS (
       -- rn (the position among all of a user's events) matters only for a strict funnel; else
       -- the other event types can go before the window and the joins
       AND ($strict OR list_contains(CAST($steps AS VARCHAR[]), e.event_type))
+),
+ev AS (
+    -- rn only for a strict funnel: the branch of the other kind is dropped when the query is
+    -- planned, so an ordered funnel never sorts the events for a window it does not read
+    SELECT *, CAST(NULL AS BIGINT) AS rn FROM scoped_events WHERE NOT $strict
+    UNION ALL
+    SELECT *, ROW_NUMBER() OVER (PARTITION BY user_id ORDER BY ts, id) AS rn
+    FROM scoped_events
+    WHERE $strict
 ),
 matched AS (
     SELECT ev.*, s.step
@@ -123,18 +133,19 @@ per_user_step AS (
     JOIN steps AS s ON s.step <= b.k
 ),
 agg AS (
+    -- both percentiles of a column from one copy of its values
     SELECT segment, step, COUNT(*) AS users,
-           quantile_cont(from_previous, 0.5) AS median_seconds_from_previous,
-           quantile_cont(from_previous, 0.9) AS p90_seconds_from_previous,
-           quantile_cont(from_first, 0.5) AS median_seconds_from_first,
-           quantile_cont(from_first, 0.9) AS p90_seconds_from_first
+           quantile_cont(from_previous, [0.5, 0.9]) AS seconds_from_previous,
+           quantile_cont(from_first, [0.5, 0.9]) AS seconds_from_first
     FROM per_user_step
     GROUP BY segment, step
 ),
 grid AS (
     SELECT g.segment, s.step, s.event_type AS event, COALESCE(a.users, 0) AS users,
-           a.median_seconds_from_previous, a.p90_seconds_from_previous,
-           a.median_seconds_from_first, a.p90_seconds_from_first
+           a.seconds_from_previous[1] AS median_seconds_from_previous,
+           a.seconds_from_previous[2] AS p90_seconds_from_previous,
+           a.seconds_from_first[1] AS median_seconds_from_first,
+           a.seconds_from_first[2] AS p90_seconds_from_first
     FROM (SELECT DISTINCT segment FROM touch) AS g
     CROSS JOIN steps AS s
     LEFT JOIN agg AS a ON a.segment = g.segment AND a.step = s.step

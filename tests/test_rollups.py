@@ -253,6 +253,37 @@ def test_incremental_rebuild_equals_a_full_rebuild(hand_dir: Path, tmp_path: Pat
     assert on_disk == {p["path"] for p in state["partitions"].values()}
 
 
+def _money_rows(data_dir: Path) -> pd.DataFrame:
+    with Workbench.open(data_dir, tenant="t1") as wb:
+        assert "money_events" in rollups.attach_rollups(wb)
+        return wb.sql("SELECT * FROM money_events ORDER BY created_at, id")
+
+
+def test_money_events_incremental_rebuild_equals_a_full_rebuild(tmp_path: Path) -> None:
+    def event(day: str, kind: str, revenue: float | None, user: str = U1) -> dict:
+        return {"tenant_id": "t1", "user_id": user, "created_at": f"{day} 10:00:00",
+                "event_type": kind, "revenue": revenue}  # fmt: skip
+
+    events = [event("2026-03-01", "subscribe", 20.0), event("2026-03-01", "feature_use", None),
+              event("2026-03-02", "cancel", None), event("2026-03-03", "feature_use", None),
+              event("2026-03-03", "refund", -5.0, U2)]  # fmt: skip
+    d = build_data_dir(tmp_path / "money", {"events": events})
+    first = rollups.build_rollups(d, names=["money_events"])["money_events"]
+    assert (first.rebuilt, first.rows) == (3, 3)  # the feature uses are not kept
+    _add_row(d, "events", "2026-03-02", {"user_id": f"'{U2}'", "event_type": "'payment'",
+                                          "revenue": "12.5"})  # fmt: skip
+    _add_row(d, "events", "2026-03-05", {"user_id": f"'{U1}'", "event_type": "'cancel'"})
+    again = rollups.build_rollups(d, names=["money_events"])["money_events"]
+    assert (again.rebuilt, again.kept, again.rows) == (2, 2, 5)
+    full_dir = tmp_path / "full"
+    shutil.copytree(d, full_dir, ignore=shutil.ignore_patterns("rollups"))
+    rollups.build_rollups(full_dir, names=["money_events"], full=True)
+    pd.testing.assert_frame_equal(_money_rows(d), _money_rows(full_dir))
+    assert _money_rows(d)["event_type"].tolist() == [
+        "subscribe", "cancel", "payment", "refund", "cancel"
+    ]  # fmt: skip
+
+
 def test_removed_days_leave_the_rollup(hand_dir: Path) -> None:
     rollups.build_rollups(hand_dir)
     manifest = read_manifest(hand_dir)
@@ -279,8 +310,8 @@ def test_a_stale_rollup_is_not_used(hand_dir: Path) -> None:
     with Workbench.open(hand_dir, tenant="t1") as wb:
         assert not rollups.is_fresh(wb, "user_day_activity")
         assert not rollups.usable(wb, "user_day_activity", start="2026-03-01", end="2026-03-05")
-        # prompt_outputs did not change: only the hourly rollup is still fresh
-        assert rollups.attach_rollups(wb) == {"hourly_ai_performance"}
+        # prompt_outputs and events did not change: only their rollups are still fresh
+        assert rollups.attach_rollups(wb) == {"hourly_ai_performance", "money_events"}
         with pytest.raises(QueryError, match="not fresh"):
             wb.sql("SELECT count(*) FROM user_day_activity")
         daily = overview.system_daily(wb, system="auterity", start="2026-03-01", end="2026-03-05")

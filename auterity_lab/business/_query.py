@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from auterity_lab import rollups
 from auterity_lab.errors import QueryParameterError
 from auterity_lab.intervals import wilson_interval
 from auterity_lab.periods import DateRange
@@ -48,9 +49,26 @@ def event_name(name: str, value: object, *, allow_none: bool = False) -> str | N
     return value
 
 
-def run(wb: Workbench, query: str, /, *, start: Any, end: Any, **params: Any) -> pd.DataFrame:
-    """Run ``queries/<query>.sql`` over the checked range ``[start, end)``."""
-    return wb.query(query, **DateRange.of(start, end).params(), **params)
+def run(
+    wb: Workbench,
+    query: str,
+    /,
+    *,
+    start: Any,
+    end: Any,
+    on: tuple[str, ...] = (),
+    **params: Any,
+) -> pd.DataFrame:
+    """Run ``queries/<query>.sql`` over the checked range ``[start, end)``.
+
+    ``on`` names the rollups that ``queries/rollups/<query>.sql`` (the same frame) reads: when
+    every one is usable for the range (:func:`auterity_lab.rollups.usable`), that form answers
+    instead of the rows.
+    """
+    bounds = DateRange.of(start, end).params()
+    if on and all(rollups.usable(wb, name, **bounds) for name in on):
+        return rollups.query(wb, query, **bounds, **params)
+    return wb.query(query, **bounds, **params)
 
 
 def with_wilson(

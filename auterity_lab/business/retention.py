@@ -109,16 +109,20 @@ def retention(
     """
     if not isinstance(unbounded, bool):
         raise QueryParameterError(f"unbounded must be True or False, not {unbounded!r}")
+    cohort_event = event_name("cohort_event", cohort_event, allow_none=True)
+    return_event = event_name("return_event", return_event, allow_none=True)
     frame = run(
         wb,
         "business_retention",
         start=start,
         end=end,
+        # session cohorts and returns need only each user's active days: the rollup's rows
+        on=("user_day_activity",) if cohort_event == return_event == SESSION else (),
         interval=choice("interval", interval, INTERVALS),
         periods=non_negative_int("periods", periods, allow_none=True),
         mode=choice("mode", mode, MODES),
-        cohort_event=event_name("cohort_event", cohort_event, allow_none=True),
-        return_event=event_name("return_event", return_event, allow_none=True),
+        cohort_event=cohort_event,
+        return_event=return_event,
         unbounded=unbounded,
         **scope_params(
             breakdown=breakdown, device=device, country=country, plan=plan, channel=channel

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from auterity_lab import rollups
 from auterity_lab.business._query import (
     INTERVALS,
     SERIES_INTERVALS,
@@ -89,6 +90,7 @@ def revenue(
         "business_revenue",
         start=start,
         end=end,
+        on=("money_events", "user_day_activity"),
         interval=choice("interval", interval, SERIES_INTERVALS),
         **scope_params(
             breakdown=breakdown, device=device, country=country, plan=plan, channel=channel
@@ -145,15 +147,18 @@ def mrr(
     >>> m = mrr(wb, start="2026-08-01", end="2026-11-01", interval="month")   # doctest: +SKIP
     >>> m[["period", "opening_mrr", "new_mrr", "churned_mrr", "closing_mrr"]]  # doctest: +SKIP
     """
+    cancel_event = event_name("cancel_event", cancel_event)
     return run(
         wb,
         "business_mrr",
         start=start,
         end=end,
+        # the rollup holds the subscription ends of MONEY_CANCEL_EVENTS only
+        on=("money_events",) if cancel_event in rollups.MONEY_CANCEL_EVENTS else (),
         interval=choice("interval", interval, SERIES_INTERVALS),
         subscribe_event=event_name("subscribe_event", subscribe_event),
         renew_event=event_name("renew_event", renew_event),
-        cancel_event=event_name("cancel_event", cancel_event),
+        cancel_event=cancel_event,
         **scope_params(
             breakdown=breakdown, device=device, country=country, plan=plan, channel=channel
         ),

