@@ -8,6 +8,11 @@
 --          ai_tokens BIGINT
 --
 -- Same definitions as metric_neuroweaver, split by model_id (NULL model_id is '(none)').
+--
+-- Range filter (for speed): with whole-day bounds (UTC midnight, as the dashboard passes) the
+-- tests of created_at fold away at planning and the partition day `date` (the UTC day of
+-- created_at, the partition column) selects the rows alone, so created_at is not read;
+-- other bounds still test created_at.
 WITH periods AS (
     SELECT p AS period
     FROM range(date_trunc($grain, $start), $end,
@@ -25,8 +30,10 @@ WITH periods AS (
            AVG(CAST(user_rating AS DOUBLE)) AS ai_mean_rating,
            CAST(SUM(tokens_used) AS BIGINT) AS ai_tokens
     FROM prompt_outputs
-    WHERE created_at >= $start AND created_at < $end
-      AND date BETWEEN CAST($start AS DATE) AND CAST($end AS DATE)
+    WHERE date BETWEEN CAST($start AS DATE) AND CAST($end AS DATE)
+      AND (CAST($start AS DATE) = $start OR created_at >= $start)
+      AND (date < CAST($end AS DATE)
+           OR (CAST($end AS DATE) <> $end AND created_at < $end))
     GROUP BY 1, 2
 ), segments AS (
     SELECT DISTINCT segment FROM ai

@@ -1,8 +1,8 @@
 """The dashboard queries' range filter on the partition day equals the plain created_at filter.
 
-The AI/ML and Workflow tab queries (and the Overview's Neuroweaver ones) select ``[start, end)`` with a filter that, for whole-day
-bounds, folds to a test of the partition day ``date`` alone (created_at is then not read). Each
-is compared here with the same query filtered the row-level way (``created_at >= $start AND
+The AI/ML and Workflow tab queries (also the Overview's Neuroweaver ones and the metric
+catalog's) select ``[start, end)`` with a filter that, for whole-day bounds, folds to a test of
+the partition day ``date`` alone (created_at is then not read). Each is compared here with the same query filtered the row-level way (``created_at >= $start AND
 created_at < $end``, no partition test) on the demo data and on hand-made rows at day edges:
 whole days, partial first and last days, a range inside one day, an empty range, filters.
 """
@@ -44,6 +44,18 @@ QUERIES = {
     "workflow_sla": {},
     "overview_kpis_neuroweaver": {},
     "overview_daily_neuroweaver": {},
+    **{
+        name: {"grain": "day"}
+        for name in (
+            "metric_neuroweaver",
+            "metric_neuroweaver_by_model",
+            "metric_neuroweaver_cost",
+            "metric_performance",
+            "metric_performance_by_endpoint",
+            "metric_relaycore",
+            "metric_relaycore_by_step",
+        )
+    },  # fmt: skip
 }
 """The queries with the folding range filter, and the other parameters they are run with."""
 
