@@ -917,8 +917,10 @@ def rank(x: np.ndarray) -> np.ndarray:
     n = len(x)
     order = np.argsort(x, kind="mergesort")
     sorted_x = x[order]
-    new = np.r_[True, sorted_x[1:] != sorted_x[:-1]]
-    starts = np.r_[np.flatnonzero(new), n]
+    new = np.empty(n, dtype=bool)  # (np.r_ would cost more than the rest on short series)
+    new[:1] = True
+    np.not_equal(sorted_x[1:], sorted_x[:-1], out=new[1:])
+    starts = np.append(np.flatnonzero(new), n)
     group = np.cumsum(new) - 1
     average = (starts[group] + starts[group + 1] + 1) / 2.0
     out = np.empty(n)
