@@ -22,6 +22,7 @@ from auterity_lab.periods import DateRange
 from auterity_lab.warehouse import Workbench
 
 from .builders import build_data_dir
+from .test_rollups import _assert_same_answer
 
 U1, U2, U3, ORPHAN = (str(uuid.UUID(int=i)) for i in (1, 2, 3, 99))
 _SCOPE: dict[str, Any] = {
@@ -31,18 +32,6 @@ _SCOPE: dict[str, Any] = {
     "plan": None,
     "channel": None,
 }
-
-
-def _assert_same_answer(got: pd.DataFrame, want: pd.DataFrame, what: str) -> None:
-    """Same columns, dtypes and rows; floats to a relative 1e-12, everything else exact."""
-    assert got.columns.tolist() == want.columns.tolist(), what
-    assert got.dtypes.tolist() == want.dtypes.tolist(), what
-    assert len(got) == len(want), what
-    for col in got.columns:
-        exact = not pd.api.types.is_float_dtype(got[col])
-        pd.testing.assert_series_equal(
-            got[col], want[col], check_exact=exact, rtol=1e-12, obj=f"{what}: {col}"
-        )
 
 
 def _form_and_rows(wb: Workbench, name: str, **params: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
