@@ -1184,6 +1184,8 @@ class CachingWorkbench(Protocol):
 
     def record_reads(self) -> contextlib.AbstractContextManager[set[str]]: ...
 
+    def note_reads(self, tables: Iterable[str]) -> None: ...
+
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -1270,6 +1272,7 @@ def cached(
             start_key = key_for(wb.relation_state())
             hit = cache.get(start_key, wb.tenant)
             if hit is not None:
+                wb.note_reads(declared)  # an enclosing cached function read these too
                 return hit
             with wb.record_reads() as reads:
                 result = fn(wb, *args, **kwargs)

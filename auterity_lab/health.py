@@ -535,25 +535,28 @@ def newest_row(wb: Workbench, name: str, /, *, as_of: Any = None) -> dt.datetime
         raise QueryParameterError(f"name must be a table name, not {name!r}")
     tbl = table(name)
     ts = tbl.watermark_column
-    params: dict[str, Any] = {}
-    sql = f"SELECT max({ts}) AS newest FROM {name} WHERE TRUE"
+    bound: dict[str, Any] = {}
+    where: list[str] = []
     if as_of is not None:
-        params["as_of"] = coerce(as_of, "TIMESTAMPTZ", "as_of")
-        sql += f" AND {ts} <= $as_of"
-    searches = [sql]
+        bound["as_of"] = coerce(as_of, "TIMESTAMPTZ", "as_of")
+        where.append(f"{ts} <= $as_of")
+    searches = [(where, bound)]
     if tbl.partition_column == ts:
-        entry = wb.manifest.tables.get(tbl.qualified_name)
-        tops = [params["as_of"]] if as_of is not None else []
+        entry = wb.current_manifest().tables.get(tbl.qualified_name)
+        tops = [bound["as_of"]] if as_of is not None else []
         if entry is not None and entry.max_ts is not None:
             tops.append(coerce(entry.max_ts, "TIMESTAMPTZ", "max_ts"))
         if tops:
-            params["top"] = min(tops).date()
-            params["first"] = params["top"] - dt.timedelta(days=_RECENT_DAYS - 1)
-            sql += " AND date <= $top"
-            searches = [f"{sql} AND date >= $first", sql]
-    for search in searches:
-        used = {k: v for k, v in params.items() if f"${k}" in search}
-        newest = wb.library_sql(search, **used)["newest"].iloc[0]
+            top = min(tops).date()
+            first = top - dt.timedelta(days=_RECENT_DAYS - 1)
+            every_day = ([*where, "date <= $top"], {**bound, "top": top})
+            recent = ([*every_day[0], "date >= $first"], {**every_day[1], "first": first})
+            searches = [recent, every_day]
+    for conditions, params in searches:
+        sql = f"SELECT max({ts}) AS newest FROM {name}"
+        if conditions:
+            sql += " WHERE " + " AND ".join(conditions)
+        newest = wb.library_sql(sql, **params)["newest"].iloc[0]
         if not pd.isna(newest):
             return pd.Timestamp(newest).to_pydatetime()
     return None

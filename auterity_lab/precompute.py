@@ -17,11 +17,12 @@ directory keeps its precomputed view. The computation runs with the cache's look
 time to live are rewritten with the long one.
 
 Each tenant's view is computed twice: as a data scientist sees it (raw text) and as everyone
-without ``raw_text:read`` sees it (prompts, outputs and feedback masked), by a principal named
-``precompute`` with every other permission. Results that read no table with masked text have
-one entry shared by both (see :meth:`~auterity_lab.warehouse.Workbench.text_variant`), so the
-second pass computes only the panels over prompt outputs and feedback. Under a security context
-only that context's own view is computed.
+without ``raw_text:read`` sees it (prompts, outputs and feedback masked), the latter by a
+principal named ``precompute`` with the viewer role (the least a dashboard user has). Results
+that read no table with masked text have one entry shared by both (see
+:meth:`~auterity_lab.warehouse.Workbench.text_variant`), so the second pass computes only the
+panels over prompt outputs and feedback. Under a security context the first view is the
+context's own, and a context that sees masked text computes only its own.
 
 Other filters (another range, a model, a device) are computed on demand, as before.
 
@@ -38,13 +39,14 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from auterity_lab.cache import DEFAULT_TTL_SECONDS, ResultCache
 from auterity_lab.config import Settings, load_settings
 from auterity_lab.dashboard import TABS, PanelContext, default_filters
 from auterity_lab.errors import AuterityLabError, ConfigError, QueryParameterError
 from auterity_lab.manifest import read_manifest
-from auterity_lab.security import PERMISSIONS, SecurityContext, current_context
+from auterity_lab.security import SecurityContext, current_context
 from auterity_lab.warehouse import Workbench
 
 PRINCIPAL = "precompute"
@@ -60,8 +62,8 @@ class PrecomputedTab:
     seconds: float
     panels: int
     errors: tuple[str, ...] = ()
-    text: str = "raw"
-    """``raw``, or ``masked``: the view of users without ``raw_text:read``."""
+    text: Literal["raw", "masked"] = "raw"
+    """``masked``: the view of users without ``raw_text:read``."""
 
     @property
     def label(self) -> str:
@@ -79,7 +81,7 @@ class Precomputation:
 
     @property
     def errors(self) -> list[str]:
-        """Every failed panel as ``"tenant/tab/panel: message"``."""
+        """Every failed panel as ``"<label>/panel: message"`` (see :attr:`PrecomputedTab.label`)."""
         return [f"{t.label}/{e}" for t in self.tabs for e in t.errors]
 
 
@@ -110,7 +112,8 @@ def precompute_dashboard(
     settings
         Where the cache lives (default: :func:`~auterity_lab.config.load_settings`).
     progress
-        Called as ``progress(done, total, "tenant/tab")`` after each tab.
+        Called as ``progress(done, total, label)`` after each tab (``"acme/ml"``, or
+        ``"acme/ml (masked text)"`` for the masked view).
 
     Returns
     -------
@@ -160,7 +163,7 @@ def precompute_dashboard(
                 data_dir, tenant=tenant, settings=long_lived, context=context
             ) as wb:
                 filters = default_filters(wb)
-                text = "raw" if wb.text_variant() == "raw" else "masked"
+                text: Literal["raw", "masked"] = "raw" if wb.text_variant() == "raw" else "masked"
                 for key in chosen_tabs:
                     done.append(_compute_tab(PanelContext(wb, filters), key, text))
                     if progress is not None:
@@ -174,15 +177,12 @@ def _tenants(data_dir: str | Path) -> list[str]:
 
 
 def _viewers(tenant: str) -> list[SecurityContext | None]:
-    """Who the views are computed as: the current context alone, or else no access control
-    (raw text) and a principal without ``raw_text:read`` (masked text)."""
+    """Who the views are computed as: the current context (or none: no access control) and,
+    unless the context itself sees masked text, a viewer who sees it masked."""
     context = current_context()
-    if context is not None:
+    if context is not None and not context.allows("raw_text", "read"):
         return [context]
-    masked = SecurityContext(
-        PRINCIPAL, tenant, permissions=frozenset(PERMISSIONS) - {"raw_text:read"}
-    )
-    return [None, masked]
+    return [context, SecurityContext(PRINCIPAL, tenant, roles=frozenset({"viewer"}))]
 
 
 def _compute_tab(ctx: PanelContext, key: str, text: str) -> PrecomputedTab:

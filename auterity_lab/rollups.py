@@ -503,8 +503,9 @@ def usable(wb: Workbench, name: str, *, start: Any, end: Any) -> bool:
     hi = coerce(end, "TIMESTAMPTZ", "end")
     if not all(bound is None or _aligned(bound, rollup.unit) for bound in (lo, hi)):
         return False
+    manifest = wb.current_manifest()  # an extract since the last query: attach anew
     known = _ATTACHED.get(wb)
-    if known is None or (known[0] is not wb.manifest and known[1] != wb.fingerprint()):
+    if known is None or (known[0] is not manifest and known[1] != wb.fingerprint()):
         return name in attach_rollups(wb)
     return name in known[2]
 

@@ -697,9 +697,7 @@ class Workbench:
         """
         if self._mask_salt is None:
             return "raw"
-        if tables is not None and not any(
-            t.split(".")[-1] in RAW_TEXT_COLUMNS or t == "*" for t in tables
-        ):
+        if tables is not None and not any(t.split(".")[-1] in RAW_TEXT_COLUMNS for t in tables):
             return "raw"
         return f"masked:{digest(self._mask_salt)}"
 
@@ -744,6 +742,12 @@ class Workbench:
         """Registered frames (by content digest) and temporary views (by SQL digest)."""
         state = {n: f"frame:{h}" for n, h in self._frames.items()}
         return state | {n: f"view:{digest(sql)}" for n, sql in self._views.items()}
+
+    def note_reads(self, tables: Iterable[str]) -> None:
+        """Count ``tables`` as read in the calling thread's :meth:`record_reads` blocks: what a
+        cached function answered from the cache would have read (so an enclosing cached
+        function's key and text variant account for them)."""
+        self._record(set(tables))
 
     def _record(self, tables: set[str]) -> None:
         for reads in getattr(self._local, "recorders", ()):

@@ -52,8 +52,8 @@ WITH outputs AS (
     SELECT
         model AS model_id,
         effective_from AS valid_from,
-        -- the latest entry has no end: 'infinity' (a DuckDB date; Spark needs a far date here)
-        lead(effective_from, 1, CAST('infinity' AS DATE))
+        -- the latest entry has no end (a far date: portable, unlike DuckDB's 'infinity')
+        lead(effective_from, 1, DATE '9999-12-31')
             OVER (PARTITION BY model ORDER BY effective_from) AS valid_to,
         model, effective_from, input_usd_per_1m, output_usd_per_1m, blended_input_share
     FROM model_prices

@@ -835,3 +835,33 @@ def test_cached_functions_never_answer_masked_text_with_raw_text_or_back(
     assert not got["data_scientist"]["prompt_preview"].str.startswith("[redacted").any()
     for role in roles:
         pd.testing.assert_frame_equal(got[role], fresh[role])
+
+
+@cached("ml_performance", tables=["neuroweaver.prompt_outputs"], relations=[])
+def _first_prompt(wb: Workbench, /) -> pd.DataFrame:
+    return wb.library_sql("SELECT min(prompt) AS prompt FROM prompt_outputs")
+
+
+@cached("user_analytics", tables=["auterity.user_sessions"], relations=[])
+def _prompt_beside_sessions(wb: Workbench, /) -> pd.DataFrame:
+    """Declares only user_sessions, but a cached function it calls reads prompt outputs."""
+    sessions = wb.library_sql("SELECT count(*) AS n FROM user_sessions")["n"].iloc[0]
+    return _first_prompt(wb).assign(sessions=sessions)
+
+
+def test_a_cached_function_answering_from_the_cache_still_counts_its_reads(
+    demo_dir: Path, tmp_path: Path
+) -> None:
+    """The inner function's hit counts as a read of prompt_outputs for the outer one: the outer
+    result (undeclared table) is never stored, so a viewer never gets the raw prompt from it."""
+    from auterity_lab.security import SecurityContext
+
+    settings = Settings(data_dir=demo_dir, cache_dir=tmp_path / "cache")
+    with Workbench.open(demo_dir, tenant="acme", settings=settings) as raw:
+        for _ in range(3):  # computed, then the inner one is a hit
+            _prompt_beside_sessions(raw)
+        assert raw.cache.stats().uncacheable == 3  # type: ignore[union-attr]
+    viewer = SecurityContext("v", "acme", roles=frozenset({"viewer"}))
+    with Workbench.open(demo_dir, tenant="acme", settings=settings, context=viewer) as wb:
+        got = _prompt_beside_sessions(wb)["prompt"].iloc[0]
+    assert got.startswith("[redacted")

@@ -303,3 +303,16 @@ def test_newest_row_equals_the_max_of_every_row(
     mine = [t for who, t in zip(owners, times, strict=True) if who == "a"]
     mine = [t for t in mine if as_of is None or t <= as_of]
     assert got == (max(mine) if mine else None)
+
+
+def test_newest_row_follows_an_extract_published_while_the_workbench_is_open(
+    tmp_path: Path,
+) -> None:
+    day = dt.datetime(2026, 3, 1, 12, tzinfo=dt.UTC)
+    first = [day + dt.timedelta(days=d) for d in range(5)]
+    d = build_data_dir(tmp_path / "d", {"user_sessions": _sessions_at("t1", first)})
+    with Workbench.open(d, tenant="t1") as wb:
+        assert newest_row(wb, "user_sessions") == first[-1]
+        later = [day + dt.timedelta(days=d, hours=3) for d in range(9)]  # a new extract
+        build_data_dir(d, {"user_sessions": _sessions_at("t1", later)})
+        assert newest_row(wb, "user_sessions") == later[-1]

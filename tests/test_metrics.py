@@ -409,3 +409,24 @@ def test_daily_auterity_metrics_from_the_rollup_equal_the_rows(
                              metrics=["sessions"])  # fmt: skip
     assert day["value"].tolist() == [999]  # proof that the rollup answered
     assert hour["value"].sum() < 999
+
+
+def test_a_long_lived_workbench_reads_the_rollup_of_a_new_extract(tmp_path: Path) -> None:
+    """After an extract and its rollup rebuild, the open workbench's next day-grain series
+    reads the new rollup files (not the deleted ones) and equals the new rows."""
+    from auterity_lab.synth import generate_demo
+
+    data = tmp_path / "d"
+    generate_demo(data, tenants=1, days=14, scale=0.02, seed=3)
+    rollups.build_rollups(data, names=["daily_user_analytics"])
+    kw = dict(start="2026-10-20", end="2026-11-01", metrics=["active_users", "sessions"])
+    with Workbench.open(data, tenant="acme") as wb:
+        before = metric_series(wb, **kw)
+        generate_demo(data, tenants=1, days=14, scale=0.02, seed=4)
+        rollups.build_rollups(data, names=["daily_user_analytics"])
+        after = metric_series(wb, **kw)
+        with wb.no_cache():
+            rows = wb.query("metric_auterity", start=kw["start"], end=kw["end"])
+    assert not after.equals(before)
+    got = after[after["metric"] == "sessions"]["value"].to_numpy()
+    assert got.tolist() == rows["sessions"].astype(float).tolist()

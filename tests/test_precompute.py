@@ -233,20 +233,34 @@ def test_viewers_get_the_precomputed_masked_view(demo_dir: Path, tmp_path: Path)
 def test_results_without_masked_text_are_shared_by_both_views(
     demo_dir: Path, tmp_path: Path
 ) -> None:
-    """Precomputed as a data scientist (raw text only): a viewer finds every Business panel
-    (no prompt or feedback text read), but not the AI/ML panels, which read masked text."""
+    """What a data scientist computed (raw text) serves a viewer for every Business panel (no
+    prompt or feedback text read), but not for the AI/ML panels, which read masked text."""
     cache_dir = tmp_path / "cache"
-    set_current_context(SecurityContext("ds", "acme", roles={"data_scientist"}))
-    try:
-        run = precompute.precompute_dashboard(
-            demo_dir, tabs=["business", "ml"], settings=load_settings(cache_dir=cache_dir)
-        )
-    finally:
-        set_current_context(None)
-    assert {t.text for t in run.tabs} == {"raw"}
+    scientist = SecurityContext("ds", "acme", roles={"data_scientist"})
     viewer = SecurityContext("v", "acme", roles={"viewer"})
+    for tab in ("business", "ml"):
+        _served(demo_dir, cache_dir, tab, scientist)
     business = _served(demo_dir, cache_dir, "business", viewer)
     assert business["hits"] > 0 and business["misses"] == 0
     for name, frame in business["cold"].items():
         pd.testing.assert_frame_equal(business["panels"][name], frame, obj=name)
     assert _served(demo_dir, cache_dir, "ml", viewer)["misses"] > 0
+
+
+def test_a_raw_text_context_precomputes_both_views_a_viewer_only_its_own(
+    demo_dir: Path, tmp_path: Path
+) -> None:
+    texts = {}
+    for role in ("data_scientist", "viewer"):
+        set_current_context(SecurityContext("u", "globex", roles={role}))
+        try:
+            run = precompute.precompute_dashboard(
+                demo_dir, tabs=["ml"], settings=load_settings(cache_dir=tmp_path / role)
+            )
+        finally:
+            set_current_context(None)
+        texts[role] = [(t.tenant, t.text) for t in run.tabs]
+    assert texts == {
+        "data_scientist": [("globex", "raw"), ("globex", "masked")],
+        "viewer": [("globex", "masked")],
+    }
