@@ -36,8 +36,8 @@ if TYPE_CHECKING:
     from auterity_lab.warehouse import Workbench
 
 Grain = Literal["day", "hour"]
-_DAILY_ROLLUPS = {"metric_auterity": "daily_user_analytics"}
-"""Metric query → the rollup its daily form (``queries/rollups/<query>.sql``) reads."""
+_DAILY_ROLLUPS = {"metric_auterity": ("daily_user_analytics",)}
+"""Metric query → the rollups its daily form (``queries/rollups/<query>.sql``) reads."""
 Scale = Literal["log", "log1p", "linear"]
 Kind = Literal["count", "sum", "mean", "rate", "quantile"]
 
@@ -591,11 +591,8 @@ def metric_series(
 
     def run(query: str) -> pd.DataFrame:
         if query not in results:
-            rollup = _DAILY_ROLLUPS.get(query) if grain == "day" else None
-            if rollup is not None and rollups.usable(wb, rollup, **rng.params()):
-                results[query] = rollups.query(wb, query, grain=grain, **rng.params())
-            else:
-                results[query] = wb.query(query, grain=grain, **rng.params())
+            on = _DAILY_ROLLUPS.get(query, ()) if grain == "day" else ()
+            results[query] = rollups.query_or_rows(wb, query, on=on, grain=grain, **rng.params())
         return results[query]
 
     levels = (False, True) if segments else (False,)

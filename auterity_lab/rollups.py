@@ -573,6 +573,26 @@ def run(
     return wb.query(name, frame=frame, limit=limit, offset=offset, cache=cache, **params)
 
 
+def query_or_rows(
+    wb: Workbench, name: str, /, *, on: tuple[str, ...], **params: Any
+) -> pd.DataFrame:
+    """The rollup form ``queries/rollups/<name>.sql`` when every rollup of ``on`` is usable
+    for the ``start``/``end`` of ``params``, else ``wb.query(name, ...)``: the same frame.
+
+    For forms that read several rollups or hold for some parameters only (the caller then
+    passes ``on=()``); :func:`run` serves the forms of :data:`QUERY_ROLLUPS`.
+
+    Examples
+    --------
+    >>> query_or_rows(wb, "business_stickiness", on=("user_day_activity",),
+    ...               start=s, end=e)                                  # doctest: +SKIP
+    """
+    bounds = {"start": params.get("start"), "end": params.get("end")}
+    if on and all(usable(wb, rollup, **bounds) for rollup in on):
+        return query(wb, name, **params)
+    return wb.query(name, **params)
+
+
 def query(wb: Workbench, name: str, /, **params: Any) -> pd.DataFrame:
     """Run ``queries/rollups/<name>.sql``: the rollup form of ``queries/<name>.sql``.
 
@@ -695,6 +715,7 @@ __all__ = [
     "build_rollups",
     "is_fresh",
     "query",
+    "query_or_rows",
     "rollup_state",
     "run",
     "usable",

@@ -65,10 +65,7 @@ def run(
     every one is usable for the range (:func:`auterity_lab.rollups.usable`), that form answers
     instead of the rows.
     """
-    bounds = DateRange.of(start, end).params()
-    if on and all(rollups.usable(wb, name, **bounds) for name in on):
-        return rollups.query(wb, query, **bounds, **params)
-    return wb.query(query, **bounds, **params)
+    return rollups.query_or_rows(wb, query, on=on, **DateRange.of(start, end).params(), **params)
 
 
 def with_wilson(

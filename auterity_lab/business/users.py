@@ -10,11 +10,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from auterity_lab import rollups
 from auterity_lab.business._query import SERIES_INTERVALS, choice, run
 from auterity_lab.business.scope import FilterValue, scope_params
 from auterity_lab.cache import cached
-from auterity_lab.periods import DateRange
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -137,11 +135,8 @@ def stickiness(
     scope = scope_params(
         breakdown=breakdown, device=device, country=country, plan=plan, channel=channel
     )
-    rng = DateRange.of(start, end)
-    if rollups.usable(wb, "user_day_activity", **rng.params()):
-        # the same result from one row per user and active day (queries/rollups/)
-        return rollups.query(wb, "business_stickiness", **rng.params(), **scope)
-    return run(wb, "business_stickiness", start=start, end=end, **scope)
+    # the same result from one row per user and active day (queries/rollups/) when it may
+    return run(wb, "business_stickiness", start=start, end=end, on=("user_day_activity",), **scope)
 
 
 def active_days(
