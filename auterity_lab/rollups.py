@@ -16,6 +16,11 @@ final: nothing is ever merged across days.
 * ``money_events`` (from ``events``): the events with a revenue, and the subscription ends
   (``cancel``), row for row: what revenue and MRR read, ~4% of the events. Each user's first
   positive revenue (whole history) is a cheap minimum over it.
+* ``model_days``, ``model_user_days``, ``model_latency_days`` (from ``prompt_outputs``): per
+  tenant, model version and UTC day, the additive figures of model performance; each user of
+  the version that day; and how many outputs that did not error took each response time. Model
+  performance then takes exact distinct users and exact percentiles from them
+  (:mod:`auterity_lab.ml._rollup_forms`).
 
 Layout::
 
@@ -41,8 +46,9 @@ Examples
 >>> usable(wb, "user_day_activity", start="2026-10-01", end="2026-11-01")  # doctest: +SKIP
 True
 >>> run(wb, "hourly_ai_performance", start=None, end=None)   # doctest: +SKIP
->>> sorted(ROLLUPS)
-['daily_user_analytics', 'hourly_ai_performance', 'money_events', 'user_day_activity']
+>>> sorted(ROLLUPS)  # doctest: +NORMALIZE_WHITESPACE
+['daily_user_analytics', 'hourly_ai_performance', 'model_days', 'model_latency_days',
+ 'model_user_days', 'money_events', 'user_day_activity']
 >>> QUERY_ROLLUPS["overview_daily_auterity"]
 'user_day_activity'
 """
@@ -189,6 +195,83 @@ ROLLUPS: dict[str, Rollup] = {
             ("revenue", "DECIMAL(12,2)"),
         ),
     ),
+    "model_days": Rollup(
+        name="model_days",
+        source="prompt_outputs",
+        # the additive figures of queries/ml_model_performance.sql per model version and day
+        aggregate_sql=(
+            "SELECT tenant_id, model_id, model_version, "
+            "CAST(COUNT(*) AS BIGINT) AS requests, "
+            "CAST(COUNT(*) FILTER (WHERE status = 'error') AS BIGINT) AS errors, "
+            "CAST(SUM(COALESCE(input_tokens, tokens_used - output_tokens)) AS BIGINT) "
+            "AS input_tokens_sum, "
+            "CAST(COUNT(COALESCE(input_tokens, tokens_used - output_tokens)) AS BIGINT) "
+            "AS input_tokens_count, "
+            "CAST(SUM(COALESCE(output_tokens, tokens_used - input_tokens)) AS BIGINT) "
+            "AS output_tokens_sum, "
+            "CAST(COUNT(COALESCE(output_tokens, tokens_used - input_tokens)) AS BIGINT) "
+            "AS output_tokens_count, "
+            "CAST(COUNT(user_rating) AS BIGINT) AS rated, "
+            "CAST(SUM(user_rating) AS DECIMAL(18,2)) AS rating_sum, "
+            "CAST(SUM(user_rating * user_rating) AS DECIMAL(18,4)) AS rating_square_sum, "
+            "CAST(COUNT(*) FILTER (WHERE user_rating >= 4) AS BIGINT) AS high_rated, "
+            "MIN(created_at) AS first_seen, MAX(created_at) AS last_seen "
+            "FROM day_rows GROUP BY tenant_id, model_id, model_version "
+            "ORDER BY tenant_id, model_id, model_version"
+        ),
+        columns=(
+            ("tenant_id", "VARCHAR"),
+            ("model_id", "VARCHAR"),
+            ("model_version", "VARCHAR"),
+            ("requests", "BIGINT"),
+            ("errors", "BIGINT"),
+            ("input_tokens_sum", "BIGINT"),
+            ("input_tokens_count", "BIGINT"),
+            ("output_tokens_sum", "BIGINT"),
+            ("output_tokens_count", "BIGINT"),
+            ("rated", "BIGINT"),
+            ("rating_sum", "DECIMAL(18,2)"),
+            ("rating_square_sum", "DECIMAL(18,4)"),
+            ("high_rated", "BIGINT"),
+            ("first_seen", "TIMESTAMP WITH TIME ZONE"),
+            ("last_seen", "TIMESTAMP WITH TIME ZONE"),
+        ),
+    ),
+    "model_user_days": Rollup(
+        name="model_user_days",
+        source="prompt_outputs",
+        # who used each model version on the day: exact distinct users over ~70% as many,
+        # much narrower rows
+        aggregate_sql=(
+            "SELECT DISTINCT tenant_id, model_id, model_version, user_id FROM day_rows "
+            "ORDER BY tenant_id, model_id, model_version, user_id"
+        ),
+        columns=(
+            ("tenant_id", "VARCHAR"),
+            ("model_id", "VARCHAR"),
+            ("model_version", "VARCHAR"),
+            ("user_id", "UUID"),
+        ),
+    ),
+    "model_latency_days": Rollup(
+        name="model_latency_days",
+        source="prompt_outputs",
+        # how many outputs that did not error took each response time: exact percentiles
+        aggregate_sql=(
+            "SELECT tenant_id, model_id, model_version, response_time_ms, "
+            "CAST(COUNT(*) AS BIGINT) AS outputs "
+            "FROM day_rows WHERE status <> 'error' AND response_time_ms IS NOT NULL "
+            "GROUP BY tenant_id, model_id, model_version, response_time_ms "
+            "ORDER BY tenant_id, model_id, model_version, response_time_ms"
+        ),
+        columns=(
+            ("tenant_id", "VARCHAR"),
+            ("model_id", "VARCHAR"),
+            ("model_version", "VARCHAR"),
+            ("response_time_ms", "INTEGER"),
+            ("outputs", "BIGINT"),
+        ),
+    ),
     "hourly_ai_performance": Rollup(
         name="hourly_ai_performance",
         source="prompt_outputs",
@@ -228,7 +311,12 @@ sessions without a user form the row with a NULL ``user_id``.
 ``model_id`` is its own group, as there). ``money_events`` (from ``events``): the events with a
 revenue and those of :data:`MONEY_CANCEL_EVENTS`, row for row (``id``, ``user_id``,
 ``created_at``, ``event_type``, ``revenue``), so revenue and MRR read a few percent of the
-events instead of all of them."""
+events instead of all of them. ``model_days``: one row per (tenant, ``model_id``,
+``model_version``, UTC day) with an output: ``requests``, ``errors``, token sums and counts,
+``rated``, exact rating sums (``rating_sum``, ``rating_square_sum``), ``high_rated``,
+``first_seen``, ``last_seen``. ``model_user_days``: one row per (tenant, model, version, user,
+UTC day) with an output. ``model_latency_days``: one row per (tenant, model, version,
+``response_time_ms``, UTC day) counting the ``outputs`` that did not error."""
 
 QUERY_ROLLUPS: dict[str, str] = {
     "daily_user_analytics": "daily_user_analytics",
@@ -241,7 +329,9 @@ QUERY_ROLLUPS: dict[str, str] = {
 a rollup). Each form declares the query's parameters and gives the query's frame. The Business
 tab's other forms (``business_revenue``, ``business_mrr``, ``business_user_activity``,
 ``business_retention``) read several rollups or hold for some parameters only: their functions
-in :mod:`auterity_lab.business` choose them (``business._query.run(..., on=...)``)."""
+in :mod:`auterity_lab.business` choose them (``business._query.run(..., on=...)``), and the
+AI/ML forms (``ml_model_performance``, ``ml_latency_histogram``) are chosen by
+:mod:`auterity_lab.ml._rollup_forms`."""
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,9 @@
 
 The AI/ML and Workflow tab queries (also the Overview's Neuroweaver ones and the metric
 catalog's) select ``[start, end)`` with a filter that, for whole-day bounds, folds to a test of
-the partition day ``date`` alone (created_at is then not read). Each is compared here with the same query filtered the row-level way (``created_at >= $start AND
-created_at < $end``, no partition test) on the demo data and on hand-made rows at day edges:
+the partition day ``date`` alone (created_at is then not read). Each is compared here with the
+same query filtered the row-level way (``created_at >= $start AND created_at < $end``, no
+partition test) on the demo data and on hand-made rows at day edges:
 whole days, partial first and last days, a range inside one day, an empty range, filters.
 """
 

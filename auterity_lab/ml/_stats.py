@@ -244,5 +244,3 @@ def _resampled(
         draws = rng.multinomial(n, p, size=min(_BOOT_CHUNK, n_boot - start))
         out.append(_quantiles(values, np.cumsum(draws, axis=1), q))
     return np.concatenate(out)
-
-

@@ -29,6 +29,7 @@ import pandas as pd
 
 from auterity_lab.arguments import check_count, check_share
 from auterity_lab.errors import QueryParameterError
+from auterity_lab.ml import _rollup_forms as rollup_forms
 from auterity_lab.ml._params import ai_params
 from auterity_lab.ml._stats import (
     bootstrap_quantile_difference,
@@ -121,7 +122,7 @@ def compare_models(
         start, end, model=model, model_version=model_version, prompt_version=prompt_version
     )
     ratings = wb.query("ml_rating_counts", by=by, **params)
-    latency = wb.query("ml_latency_histogram", by=by, **params)
+    latency = rollup_forms.query(wb, "ml_latency_histogram", by=by, **params)
     arms = sorted(set(ratings["arm"]) | set(latency["arm"]))
     if reference is None:
         pairs: list[tuple[str, str]] = list(combinations(arms, 2))

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from auterity_lab.arguments import check_share
 from auterity_lab.cache import cached
+from auterity_lab.ml import _rollup_forms as rollup_forms
 from auterity_lab.ml._params import ai_params, check_grain
 from auterity_lab.ml._stats import t_interval
 from auterity_lab.periods import DateRange
@@ -69,7 +70,8 @@ def model_performance(
     >>> model_performance(wb, start="2026-10-01", end="2026-11-01",
     ...                   model="gpt-4o")                                   # doctest: +SKIP
     """
-    frame = wb.query(
+    frame = rollup_forms.query(
+        wb,
         "ml_model_performance",
         **ai_params(
             start, end, model=model, model_version=model_version, prompt_version=prompt_version

@@ -47,6 +47,7 @@ from scipy import stats
 
 from auterity_lab.arguments import check_count, check_positive, check_share
 from auterity_lab.errors import QueryParameterError
+from auterity_lab.ml import _rollup_forms as rollup_forms
 from auterity_lab.ml._params import ai_params
 from auterity_lab.ml._stats import moments, welch
 from auterity_lab.ml.comparison import compare_tables
@@ -483,8 +484,8 @@ def _cache_repeated_prompts(ctx: _Context) -> list[dict[str, Any]]:
 
 # ---------------------------------------------------------------------------- latency regression
 def _latency_regression(ctx: _Context) -> list[dict[str, Any]]:
-    versions = ctx.wb.query(
-        "ml_model_performance", model_version=None, prompt_version=None, **ctx.params
+    versions = rollup_forms.query(
+        ctx.wb, "ml_model_performance", model_version=None, prompt_version=None, **ctx.params
     )
     tests = []
     for model, g in versions.groupby("model_id", sort=True):
@@ -492,7 +493,8 @@ def _latency_regression(ctx: _Context) -> list[dict[str, Any]]:
             continue
         ordered = g.sort_values("first_seen")
         old, new = ordered.iloc[-2], ordered.iloc[-1]
-        histogram = ctx.wb.query(
+        histogram = rollup_forms.query(
+            ctx.wb,
             "ml_latency_histogram",
             by="model_version",
             model_version=None,
