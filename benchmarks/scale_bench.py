@@ -541,8 +541,9 @@ def _pg_view_body(name: str, select_sql: str) -> str:
             tbl.replace(exp.to_table(rollup.source))
     day = exp.column(PARTITION_FIELD)
     agg.set("order", None)
-    agg.select(day, copy=False)
-    agg.group_by(day, copy=False)
+    agg.select(day, copy=False)  # a DISTINCT or a row-for-row rollup needs no more
+    if agg.args.get("group"):
+        agg.group_by(day, copy=False)
     cols = ", ".join([n for n, _ in rollup.columns] + [PARTITION_FIELD])
     return f"SELECT {cols} FROM ({to_postgres(agg.sql(dialect='duckdb'), {})}) AS _rollup"
 

@@ -18,8 +18,8 @@
 -- * Counts, sums, first and last seen add up over model_days (per model version and day).
 -- * The exact distinct users are a count over model_user_days (one row per model version, user
 --   and day: ~70% as many rows as outputs, and only the columns the count needs).
--- * The sample sd of the ratings comes from exact sums (ratings have two decimals, so 100 r is
---   an integer): sd^2 = (n * sum((100 r)^2) - sum(100 r)^2) / (n (n - 1) 10^4).
+-- * The sample sd of the ratings comes from exact DECIMAL sums (ratings have two decimals):
+--   sd^2 = (n * sum(r^2) - sum(r)^2) / (n (n - 1)), the numerator exact before its cast.
 -- * The percentiles are exact: model_latency_days counts the outputs that did not error per
 --   response time, and each percentile is quantile_cont's own interpolation between the order
 --   statistics floor(h) and ceil(h) (0-based, h = (n - 1) q), each the smallest response time
@@ -121,10 +121,8 @@ SELECT
     CAST(m.rated AS BIGINT) AS rated,
     CAST(m.rating_sum AS DOUBLE) / NULLIF(m.rated, 0) AS mean_rating,
     CASE WHEN m.rated >= 2 THEN sqrt(
-        CAST(m.rated * CAST(m.rating_square_sum * 10000 AS HUGEINT)
-             - CAST(m.rating_sum * 100 AS HUGEINT) * CAST(m.rating_sum * 100 AS HUGEINT)
-             AS DOUBLE)
-        / (CAST(m.rated AS DOUBLE) * (m.rated - 1) * 10000)) END AS rating_sd,
+        CAST(m.rated * m.rating_square_sum - m.rating_sum * m.rating_sum AS DOUBLE)
+        / (CAST(m.rated AS DOUBLE) * (m.rated - 1))) END AS rating_sd,
     CAST(m.high_rated AS BIGINT) AS high_rated,
     CAST(m.high_rated AS DOUBLE) / NULLIF(m.rated, 0) AS high_rated_share,
     CAST(m.rated AS DOUBLE) / m.requests AS feedback_rate,
