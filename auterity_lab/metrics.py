@@ -36,7 +36,10 @@ if TYPE_CHECKING:
     from auterity_lab.warehouse import Workbench
 
 Grain = Literal["day", "hour"]
-_DAILY_ROLLUPS = {"metric_auterity": ("daily_user_analytics",)}
+_DAILY_ROLLUPS = {
+    "metric_auterity": ("daily_user_analytics",),
+    "metric_neuroweaver": ("model_days", "model_latency_days"),
+}
 """Metric query → the rollups its daily form (``queries/rollups/<query>.sql``) reads."""
 Scale = Literal["log", "log1p", "linear"]
 Kind = Literal["count", "sum", "mean", "rate", "quantile"]

@@ -18,9 +18,10 @@ final: nothing is ever merged across days.
   positive revenue (whole history) is a cheap minimum over it.
 * ``model_days``, ``model_user_days``, ``model_latency_days`` (from ``prompt_outputs``): per
   tenant, model version and UTC day, the additive figures of model performance; each user of
-  the version that day; and how many outputs that did not error took each response time. Model
-  performance then takes exact distinct users and exact percentiles from them
-  (:mod:`auterity_lab.ml._rollup_forms`).
+  the version that day; and how many outputs took each response time, errors apart. Model
+  performance takes exact distinct users and exact percentiles from them
+  (:mod:`auterity_lab.ml._rollup_forms`), and the Overview and the metric catalog their daily
+  AI figures.
 
 Layout::
 
@@ -50,7 +51,7 @@ True
 ['daily_user_analytics', 'hourly_ai_performance', 'model_days', 'model_latency_days',
  'model_user_days', 'money_events', 'user_day_activity']
 >>> QUERY_ROLLUPS["overview_daily_auterity"]
-'user_day_activity'
+('user_day_activity',)
 """
 
 from __future__ import annotations
@@ -211,6 +212,7 @@ ROLLUPS: dict[str, Rollup] = {
             "AS output_tokens_sum, "
             "CAST(COUNT(COALESCE(output_tokens, tokens_used - input_tokens)) AS BIGINT) "
             "AS output_tokens_count, "
+            "CAST(SUM(tokens_used) AS BIGINT) AS tokens_used_sum, "
             "CAST(COUNT(user_rating) AS BIGINT) AS rated, "
             "CAST(SUM(user_rating) AS DECIMAL(18,2)) AS rating_sum, "
             "CAST(SUM(user_rating * user_rating) AS DECIMAL(18,4)) AS rating_square_sum, "
@@ -229,6 +231,7 @@ ROLLUPS: dict[str, Rollup] = {
             ("input_tokens_count", "BIGINT"),
             ("output_tokens_sum", "BIGINT"),
             ("output_tokens_count", "BIGINT"),
+            ("tokens_used_sum", "BIGINT"),
             ("rated", "BIGINT"),
             ("rating_sum", "DECIMAL(18,2)"),
             ("rating_square_sum", "DECIMAL(18,4)"),
@@ -256,18 +259,19 @@ ROLLUPS: dict[str, Rollup] = {
     "model_latency_days": Rollup(
         name="model_latency_days",
         source="prompt_outputs",
-        # how many outputs that did not error took each response time: exact percentiles
+        # how many outputs took each response time, errors apart: exact percentiles
         aggregate_sql=(
-            "SELECT tenant_id, model_id, model_version, response_time_ms, "
-            "CAST(COUNT(*) AS BIGINT) AS outputs "
-            "FROM day_rows WHERE status <> 'error' AND response_time_ms IS NOT NULL "
-            "GROUP BY tenant_id, model_id, model_version, response_time_ms "
-            "ORDER BY tenant_id, model_id, model_version, response_time_ms"
+            "SELECT tenant_id, model_id, model_version, status = 'error' AS errored, "
+            "response_time_ms, CAST(COUNT(*) AS BIGINT) AS outputs "
+            "FROM day_rows WHERE response_time_ms IS NOT NULL "
+            "GROUP BY tenant_id, model_id, model_version, status = 'error', response_time_ms "
+            "ORDER BY tenant_id, model_id, model_version, errored, response_time_ms"
         ),
         columns=(
             ("tenant_id", "VARCHAR"),
             ("model_id", "VARCHAR"),
             ("model_version", "VARCHAR"),
+            ("errored", "BOOLEAN"),
             ("response_time_ms", "INTEGER"),
             ("outputs", "BIGINT"),
         ),
@@ -314,24 +318,28 @@ revenue and those of :data:`MONEY_CANCEL_EVENTS`, row for row (``id``, ``user_id
 events instead of all of them. ``model_days``: one row per (tenant, ``model_id``,
 ``model_version``, UTC day) with an output: ``requests``, ``errors``, token sums and counts,
 ``rated``, exact rating sums (``rating_sum``, ``rating_square_sum``), ``high_rated``,
-``first_seen``, ``last_seen``. ``model_user_days``: one row per (tenant, model, version, user,
-UTC day) with an output. ``model_latency_days``: one row per (tenant, model, version,
-``response_time_ms``, UTC day) counting the ``outputs`` that did not error."""
+``first_seen``, ``last_seen``, and ``tokens_used_sum``. ``model_user_days``: one row per
+(tenant, model, version, user, UTC day) with an output. ``model_latency_days``: one row per
+(tenant, model, version, ``errored`` (status is ``error``; NULL for a NULL status),
+``response_time_ms``, UTC day) counting the ``outputs`` with a response time."""
 
-QUERY_ROLLUPS: dict[str, str] = {
-    "daily_user_analytics": "daily_user_analytics",
-    "hourly_ai_performance": "hourly_ai_performance",
-    "overview_daily_auterity": "user_day_activity",
-    "overview_kpis_auterity": "user_day_activity",
-    "business_stickiness": "user_day_activity",
+QUERY_ROLLUPS: dict[str, tuple[str, ...]] = {
+    "daily_user_analytics": ("daily_user_analytics",),
+    "hourly_ai_performance": ("hourly_ai_performance",),
+    "overview_daily_auterity": ("user_day_activity",),
+    "overview_kpis_auterity": ("user_day_activity",),
+    "overview_daily_neuroweaver": ("model_days", "model_latency_days"),
+    "overview_kpis_neuroweaver": ("model_days", "model_latency_days"),
+    "business_stickiness": ("user_day_activity",),
 }
-"""Query name → the rollup its form in ``queries/rollups/`` reads (what :func:`run` answers from
-a rollup). Each form declares the query's parameters and gives the query's frame. The Business
-tab's other forms (``business_revenue``, ``business_mrr``, ``business_user_activity``,
-``business_retention``) read several rollups or hold for some parameters only: their functions
-in :mod:`auterity_lab.business` choose them (``business._query.run(..., on=...)``), and the
-AI/ML forms (``ml_model_performance``, ``ml_latency_histogram``) are chosen by
-:mod:`auterity_lab.ml._rollup_forms`."""
+"""Query name → the rollups its form in ``queries/rollups/`` reads: :func:`run` answers from the
+form when every one is usable. Each form declares the query's parameters and gives the query's
+frame. The other forms hold for some parameter values only, and their callers choose them with
+:func:`query_or_rows`: the Business tab's (``business_revenue``, ``business_mrr``,
+``business_user_activity``, ``business_retention``) in :mod:`auterity_lab.business`, the AI/ML
+ones (``ml_model_performance``, ``ml_latency_histogram``) in :mod:`auterity_lab.ml._rollup_forms`
+and the metric catalog's daily ones (``metric_auterity``, ``metric_neuroweaver``) in
+:mod:`auterity_lab.metrics`."""
 
 
 @dataclass(frozen=True)
@@ -622,9 +630,9 @@ def run(
 
     The same call and the same frame as ``wb.query(name, ...)``: the parameters are checked as
     ``wb.query`` checks them (a rollup form declares its query's parameters); when
-    :data:`QUERY_ROLLUPS` names a rollup for the query and
-    :func:`usable` accepts its ``start``/``end``, the rollup form ``queries/rollups/<name>.sql``
-    answers (a few rows per day instead of every session), otherwise the row-level query does.
+    :data:`QUERY_ROLLUPS` names rollups for the query and :func:`usable` accepts its
+    ``start``/``end`` for each, the rollup form ``queries/rollups/<name>.sql`` answers (a few
+    rows per day instead of every session), otherwise the row-level query does.
     A page (``limit``/``offset``) is the same page either way (the same stable order over the
     same rows). On a workbench opened with a security context, a page or a polars frame is read
     from the rows (the context's page path is the checked row-level query).
@@ -650,11 +658,12 @@ def run(
     >>> run(wb, "daily_user_analytics", start="2026-10-01", end="2026-11-01")  # doctest: +SKIP
              date  unique_users  total_sessions  ...
     """
-    rollup = QUERY_ROLLUPS.get(name)
-    if rollup is not None:
+    on = QUERY_ROLLUPS.get(name)
+    if on is not None:
         form = _form(name)
         bound = form.bind(params)  # the query's own parameters: wb.query's checks
-        on_rollup = usable(wb, rollup, start=bound.get("start"), end=bound.get("end"))
+        bounds = {"start": bound.get("start"), "end": bound.get("end")}
+        on_rollup = all(usable(wb, rollup, **bounds) for rollup in on)
         if on_rollup and wb.context is None:  # no ad-hoc checks: the page path of wb.sql
             return wb.sql(form.sql, frame=frame, limit=limit, offset=offset, cache=cache, **bound)
         if on_rollup and limit is None and frame == "pandas":

@@ -377,13 +377,14 @@ def test_demo_series_match_pandas(wb: Workbench, demo_dir: Path) -> None:
         assert v["ai_cost"].sum() == pytest.approx(costed)
 
 
-def test_daily_auterity_metrics_from_the_rollup_equal_the_rows(
+def test_daily_auterity_and_ai_metrics_from_the_rollups_equal_the_rows(
     demo_dir: Path, tmp_path: Path
 ) -> None:
-    """With the daily_user_analytics rollup built, day-grain series read it: same frame."""
+    """With the daily_user_analytics and model rollups built, day-grain series of the Auterity
+    and Neuroweaver metrics read them: the same frame."""
     copy = tmp_path / "demo"
     shutil.copytree(demo_dir, copy, ignore=shutil.ignore_patterns("rollups", ".*lock*"))
-    rollups.build_rollups(copy, names=["daily_user_analytics"])
+    rollups.build_rollups(copy, names=["daily_user_analytics", "model_days", "model_latency_days"])
     cases = [
         ("acme", "2026-07-05", "2026-11-01", "day"),  # the whole demo
         ("globex", "2026-10-25", "2026-11-06", "day"),  # reaching past the data
@@ -391,9 +392,12 @@ def test_daily_auterity_metrics_from_the_rollup_equal_the_rows(
         ("acme", "2026-10-30", "2026-11-01", "hour"),  # hours: the rows answer
         ("globex", "2025-01-01", "2025-01-04", "day"),  # no rows at all
     ]
-    auterity = [m for m, d in CATALOG.items() if d.query == "metric_auterity"]
+    from_rollups = [
+        m for m, d in CATALOG.items() if d.query in ("metric_auterity", "metric_neuroweaver")
+    ]
+    assert len(from_rollups) > len({m for m, d in CATALOG.items() if d.query == "metric_auterity"})
     for tenant, start, end, grain in cases:
-        kw = dict(start=start, end=end, grain=grain, metrics=auterity)
+        kw = dict(start=start, end=end, grain=grain, metrics=from_rollups)
         with (
             Workbench.open(copy, tenant=tenant) as fast,
             Workbench.open(demo_dir, tenant=tenant) as rows,
@@ -409,6 +413,10 @@ def test_daily_auterity_metrics_from_the_rollup_equal_the_rows(
                              metrics=["sessions"])  # fmt: skip
     assert day["value"].tolist() == [999]  # proof that the rollup answered
     assert hour["value"].sum() < 999
+    _tamper(copy, "model_days", "2026-10-01", "requests", 1000)  # on every model's row
+    with Workbench.open(copy, tenant="acme") as fast:
+        day = metric_series(fast, start="2026-10-01", end="2026-10-02", metrics=["ai_requests"])
+    assert day["value"].iloc[0] % 1000 == 0  # the tampered rows answered
 
 
 def test_a_long_lived_workbench_reads_the_rollup_of_a_new_extract(tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ worked by hand, random data), and the public functions read them exactly when th
 from __future__ import annotations
 
 import datetime as dt
+import math
 import shutil
 import statistics
 import uuid
@@ -18,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from auterity_lab import ml, rollups
+from auterity_lab.metrics import _DAILY_ROLLUPS, metric_series
 from auterity_lab.ml._rollup_forms import FORM_ROLLUPS
 from auterity_lab.warehouse import Workbench
 
@@ -28,8 +30,26 @@ U1, U2, U3 = (str(uuid.UUID(int=i)) for i in (1, 2, 3))
 _NO_FILTERS: dict[str, Any] = {"model": None, "model_version": None, "prompt_version": None}
 
 
+# every form over the prompt-output rollups -> the rollups it reads
+_ON: dict[str, tuple[str, ...]] = {
+    **FORM_ROLLUPS,
+    **{n: rollups.QUERY_ROLLUPS[n] for n in ("overview_kpis_neuroweaver",
+                                             "overview_daily_neuroweaver")},
+    "metric_neuroweaver": _DAILY_ROLLUPS["metric_neuroweaver"],
+}  # fmt: skip
+_BASE: dict[str, dict[str, Any]] = {
+    "ml_model_performance": _NO_FILTERS,
+    "ml_latency_histogram": _NO_FILTERS,
+    "metric_neuroweaver": {"grain": "day"},
+}
+
+
+def _params(name: str, start: str, end: str, extra: dict[str, Any]) -> dict[str, Any]:
+    return {"start": start, "end": end, **_BASE.get(name, {}), **extra}
+
+
 def _form_and_rows(wb: Workbench, name: str, **params: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
-    for rollup in FORM_ROLLUPS[name]:  # attaches them on first use
+    for rollup in _ON[name]:  # attaches them on first use
         assert rollups.usable(wb, rollup, start=params["start"], end=params["end"]), rollup
     with wb.no_cache():
         return rollups.query(wb, name, **params), wb.query(name, **params)
@@ -43,6 +63,9 @@ _FORM_CASES: list[tuple[str, dict[str, Any]]] = [
     ("ml_latency_histogram", {"by": "model_id"}),
     ("ml_latency_histogram", {"by": "model_version"}),
     ("ml_latency_histogram", {"by": "model_version", "model": "gpt"}),
+    ("overview_kpis_neuroweaver", {}),
+    ("overview_daily_neuroweaver", {}),
+    ("metric_neuroweaver", {}),
 ]
 
 
@@ -94,8 +117,7 @@ def test_rollup_forms_equal_the_row_queries_on_the_demo(
                 extra = {**extra, "model": models["model_id"].iloc[0]}
             if "model_version" in extra:
                 extra = {**extra, "model_version": models["model_version"].iloc[0]}
-            params = {"start": start, "end": end, **_NO_FILTERS, **extra}
-            got, want = _form_and_rows(wb, name, **params)
+            got, want = _form_and_rows(wb, name, **_params(name, start, end, extra))
             assert len(want) > 0, (name, extra)
             _assert_same_answer(got, want, f"{name} {extra} {tenant} {start}..{end}")
 
@@ -152,8 +174,7 @@ def test_rollup_forms_equal_the_row_queries_on_edge_cases(
     edges: Workbench, start: str, end: str
 ) -> None:
     for name, extra in _FORM_CASES:
-        params = {"start": start, "end": end, **_NO_FILTERS, **extra}
-        got, want = _form_and_rows(edges, name, **params)
+        got, want = _form_and_rows(edges, name, **_params(name, start, end, extra))
         _assert_same_answer(got, want, f"{name} {extra} {start}..{end}")
 
 
@@ -185,6 +206,13 @@ def test_the_edge_cases_worked_by_hand(edges: Workbench) -> None:
     assert claude["rating_sd"] != claude["rating_sd"]  # one rating: no sample sd (NaN)
     histogram = ml.compare_models(edges, start="2026-03-01", end="2026-03-04", by="model_id")
     assert len(histogram) > 0
+    daily = rollups.run(edges, "overview_daily_neuroweaver", start="2026-03-01", end="2026-03-04")
+    assert daily["ai_requests"].tolist() == [3, 5, 1]
+    # the Overview's p95 counts errors too: 03-01 has 10, 50 (an error) and 100 ms,
+    # h = 2 * 0.95 = 1.9 -> 50 + 0.9 * 50; 03-03 has no latency at all
+    assert daily["ai_p95_latency"].iloc[0] == pytest.approx(95, abs=1e-9)
+    assert math.isnan(daily["ai_p95_latency"].iloc[2])
+    assert daily["ai_error_rate"].tolist()[::2] == [1 / 3, 0]
 
 
 def test_a_form_asked_for_a_prompt_version_is_an_error(edges: Workbench) -> None:
@@ -229,6 +257,10 @@ def test_the_rollups_answer_exactly_when_they_may(
         ("compare models", lambda wb: ml.compare_models(wb, by="model_version", **days),
          ["ml_latency_histogram"]),
         ("compare prompts", lambda wb: ml.compare_models(wb, by="prompt_version", **days), []),
+        ("AI metrics", lambda wb: metric_series(wb, metrics=["ai_p95_latency"], **days),
+         ["metric_neuroweaver"]),
+        ("AI metrics hourly",
+         lambda wb: metric_series(wb, metrics=["ai_p95_latency"], grain="hour", **days), []),
     ]  # fmt: skip
     with (
         Workbench.open(edge_dir, tenant="t1") as rolled,
@@ -261,10 +293,10 @@ def test_incremental_rebuild_equals_a_full_rebuild(edge_dir: Path, tmp_path: Pat
     full = tmp_path / "full"
     shutil.copytree(d, full, ignore=shutil.ignore_patterns("rollups", ".*lock*"))
     rollups.build_rollups(full, names=names, full=True)
-    days = {"start": "2026-03-01", "end": "2026-03-08", **_NO_FILTERS}
+    days = {"start": "2026-03-01", "end": "2026-03-08"}
     with Workbench.open(d, tenant="t1") as inc, Workbench.open(full, tenant="t1") as whole:
         for name, extra in _FORM_CASES:
-            params = {**days, **extra}
+            params = _params(name, days["start"], days["end"], extra)
             got, want = _form_and_rows(inc, name, **params)
             _assert_same_answer(got, want, f"{name} {extra}: incremental vs rows")
             _assert_same_answer(got, _form_and_rows(whole, name, **params)[0], name)
@@ -310,6 +342,5 @@ def test_property_rollup_forms_equal_the_row_queries(
     end = (_DAY0 + dt.timedelta(days=lo + days)).date().isoformat()
     with Workbench.open(d, tenant="t1") as wb:
         for name, extra in _FORM_CASES:
-            params = {"start": start, "end": end, **_NO_FILTERS, **extra}
-            got, want = _form_and_rows(wb, name, **params)
+            got, want = _form_and_rows(wb, name, **_params(name, start, end, extra))
             _assert_same_answer(got, want, f"{name} {extra} {start}..{end}")

@@ -667,8 +667,8 @@ def test_every_rollup_form_matches_its_query() -> None:
     from auterity_lab.queries import load_query, parse_query, queries_root
     from auterity_lab.security import RAW_TEXT_QUERIES, ROW_LEVEL_QUERIES
 
-    for name, rollup in rollups.QUERY_ROLLUPS.items():
-        assert rollup in rollups.ROLLUPS, name
+    for name, on in rollups.QUERY_ROLLUPS.items():
+        assert on and set(on) <= set(rollups.ROLLUPS), name
         text = (queries_root() / "rollups" / f"{name}.sql").read_text(encoding="utf-8")
         form, rows = parse_query(name, text), load_query(name)
         same = [(p.name, p.type, p.default) for p in form.params]
@@ -701,7 +701,8 @@ def test_the_views_from_rollups_equal_the_row_level_queries(demo_copy: Path) -> 
     for tenant, start, end in cases:
         with Workbench.open(demo_copy, tenant=tenant) as wb:
             for name in ("daily_user_analytics", "hourly_ai_performance"):
-                on_rollup = rollups.usable(wb, rollups.QUERY_ROLLUPS[name], start=start, end=end)
+                (rollup,) = rollups.QUERY_ROLLUPS[name]
+                on_rollup = rollups.usable(wb, rollup, start=start, end=end)
                 assert on_rollup == (name == "hourly_ai_performance" or "06:00" not in str(start))
                 got = rollups.run(wb, name, start=start, end=end)
                 want = wb.query(name, start=start, end=end)

@@ -9,8 +9,8 @@
 -- columns: arm VARCHAR, response_time_ms DOUBLE, n BIGINT
 --
 -- Same result as ../ml_latency_histogram.sql (a test keeps them equal) for ranges of whole UTC
--- days and arms of models or model versions: model_latency_days already counts the outputs that
--- did not error per (model, version, response time, day). Run only when rollups.usable() says
+-- days and arms of models or model versions: model_latency_days already counts the outputs per
+-- (model, version, errored, response time, day). Run only when rollups.usable() says
 -- it is fresh and the bounds are midnights.
 WITH calls AS (
     SELECT
@@ -24,6 +24,7 @@ WITH calls AS (
         outputs
     FROM model_latency_days
     WHERE date >= CAST($start AS DATE) AND date < CAST($end AS DATE)
+      AND NOT errored  -- status <> 'error' (NULL status excluded alike)
       AND ($model IS NULL OR model_id = $model)
       AND ($model_version IS NULL OR model_version = $model_version)
       AND (CASE WHEN $prompt_version IS NULL THEN true

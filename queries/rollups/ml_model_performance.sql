@@ -20,10 +20,11 @@
 --   and day: ~70% as many rows as outputs, and only the columns the count needs).
 -- * The sample sd of the ratings comes from exact DECIMAL sums (ratings have two decimals):
 --   sd^2 = (n * sum(r^2) - sum(r)^2) / (n (n - 1)), the numerator exact before its cast.
--- * The percentiles are exact: model_latency_days counts the outputs that did not error per
---   response time, and each percentile is quantile_cont's own interpolation between the order
---   statistics floor(h) and ceil(h) (0-based, h = (n - 1) q), each the smallest response time
---   whose running count passes it.
+-- * The percentiles are exact: model_latency_days counts the outputs per response time, errors
+--   apart (NOT errored is status <> 'error': a NULL status is left out alike), and each
+--   percentile is quantile_cont's own interpolation between the order statistics floor(h) and
+--   ceil(h) (0-based, h = (n - 1) q), each the smallest response time whose running count
+--   passes it.
 WITH per_model AS (
     SELECT
         model_id,
@@ -60,6 +61,7 @@ WITH per_model AS (
     SELECT model_id, model_version, response_time_ms, SUM(outputs) AS outputs
     FROM model_latency_days
     WHERE date >= CAST($start AS DATE) AND date < CAST($end AS DATE)
+      AND NOT errored
       AND ($model IS NULL OR model_id = $model)
       AND ($model_version IS NULL OR model_version = $model_version)
     GROUP BY model_id, model_version, response_time_ms
