@@ -73,7 +73,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import duckdb
 
 from auterity_lab.cache import register_derived_files, register_equivalent_view
-from auterity_lab.errors import AuterityLabError, QueryNotFoundError
+from auterity_lab.errors import AuterityLabError, ConfigError, QueryNotFoundError
 from auterity_lab.manifest import FileEntry, Manifest, read_manifest
 from auterity_lab.queries import Query, coerce, parse_query, queries_root
 from auterity_lab.schema import PARTITION_FIELD, table
@@ -560,20 +560,25 @@ def attach_rollups(wb: Workbench) -> frozenset[str]:
     >>> attach_rollups(wb)                                       # doctest: +SKIP
     frozenset({'user_day_activity'})
     """
+    stamp = _states_stamp(wb.data_dir)  # before reading them: a later build re-attaches
     fresh = set()
     for name, rollup in ROLLUPS.items():
         register_equivalent_view(name)  # fresh it equals the rows, stale it is never read
         if is_fresh(wb, name):
             state = _read_state(wb.data_dir, name) or {}
             paths = [str(wb.data_dir / p["path"]) for p in state["partitions"].values()]
-            # day files are named by their signature: results over them can be cached
-            register_derived_files(paths, sources=[rollup.source])
+            try:
+                # day files are named by their signature: results over them can be cached
+                register_derived_files(paths, sources=[rollup.source])
+            except ConfigError:  # a glob character in the data directory's path: the rows
+                wb.create_view(name, _stale_view_sql(rollup))
+                continue
             wb.create_view(name, _view_sql(rollup, paths))
             fresh.add(name)
         else:
             wb.create_view(name, _stale_view_sql(rollup))
     attached = frozenset(fresh)
-    _ATTACHED[wb] = (wb.manifest, wb.fingerprint(), attached)
+    _ATTACHED[wb] = (wb.manifest, wb.fingerprint(), attached, stamp)
     return attached
 
 
@@ -603,16 +608,28 @@ def usable(wb: Workbench, name: str, *, start: Any, end: Any) -> bool:
         return False
     manifest = wb.current_manifest()  # an extract since the last query: attach anew
     known = _ATTACHED.get(wb)
-    if known is None or (known[0] is not manifest and known[1] != wb.fingerprint()):
-        return name in attach_rollups(wb)
+    moved = known is None or (known[0] is not manifest and known[1] != wb.fingerprint())
+    if moved or (name not in known[2] and known[3] != _states_stamp(wb.data_dir)):
+        return name in attach_rollups(wb)  # a new extract, or a build since the last attach
     return name in known[2]
 
 
-# workbench -> (the manifest it read, that manifest's fingerprint, the rollups attached to it);
-# the manifest's identity spares hashing it again on every call
-_ATTACHED: weakref.WeakKeyDictionary[Workbench, tuple[Manifest, str, frozenset[str]]] = (
-    weakref.WeakKeyDictionary()
-)
+# workbench -> (the manifest it read, that manifest's fingerprint, the rollups attached to it,
+# the state files' stamp then); the manifest's identity spares hashing it again on every call
+_ATTACHED: weakref.WeakKeyDictionary[
+    Workbench, tuple[Manifest, str, frozenset[str], tuple[int, ...]]
+] = weakref.WeakKeyDictionary()
+
+
+def _states_stamp(data_dir: Path) -> tuple[int, ...]:
+    """When each rollup's state file last moved (0: none): a build since then re-attaches."""
+    stamps = []
+    for name in ROLLUPS:
+        try:
+            stamps.append(_state_path(data_dir, name).stat().st_mtime_ns)
+        except OSError:
+            stamps.append(0)
+    return tuple(stamps)
 
 
 def run(
@@ -750,7 +767,11 @@ def _stale_view_sql(rollup: Rollup) -> str:
     # Reading a stale rollup is a bug in the caller: fail loudly instead of answering from it.
     reason = f"rollup {rollup.name} is not fresh for this workbench; read the rows instead"
     cols = ", ".join(f"CAST(error('{reason}') AS {t}) AS {n}" for n, t in rollup.columns)
-    return f"SELECT {cols}, CAST(NULL AS DATE) AS {PARTITION_FIELD} WHERE error('{reason}') IS NULL"
+    # the partition day errors too: a filter on it (every form has one) cannot fold the read away
+    return (
+        f"SELECT {cols}, CAST(error('{reason}') AS DATE) AS {PARTITION_FIELD} "
+        f"WHERE error('{reason}') IS NULL"
+    )
 
 
 # ============================================================================ state files

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 import shutil
 import statistics
 import uuid
@@ -19,6 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from auterity_lab import ml, rollups
+from auterity_lab.errors import QueryError
 from auterity_lab.metrics import _DAILY_ROLLUPS, metric_series
 from auterity_lab.ml._rollup_forms import FORM_ROLLUPS
 from auterity_lab.warehouse import Workbench
@@ -52,7 +54,11 @@ def _form_and_rows(wb: Workbench, name: str, **params: Any) -> tuple[pd.DataFram
     for rollup in _ON[name]:  # attaches them on first use
         assert rollups.usable(wb, rollup, start=params["start"], end=params["end"]), rollup
     with wb.no_cache():
-        return rollups.query(wb, name, **params), wb.query(name, **params)
+        got, want = rollups.query(wb, name, **params), wb.query(name, **params)
+    for col in [c for c in want.columns if re.fullmatch(r".*_p\d\d(_ms|_latency)?", c)]:
+        # the percentiles interpolate exactly as quantile_cont: the same doubles
+        pd.testing.assert_series_equal(got[col], want[col], check_exact=True, obj=col)
+    return got, want
 
 
 # the forms and parameter sets the AI/ML tab and the suggestions use
@@ -219,9 +225,9 @@ def test_a_form_asked_for_a_prompt_version_is_an_error(edges: Workbench) -> None
     days = {"start": "2026-03-01", "end": "2026-03-04"}
     assert set(rollups.attach_rollups(edges)) == set(rollups.ROLLUPS)
     for name in FORM_ROLLUPS:
-        with pytest.raises(Exception, match="has no prompt versions"):
+        with pytest.raises(QueryError, match="has no prompt versions"):
             rollups.query(edges, name, **days, **{**_NO_FILTERS, "prompt_version": "p2"})
-    with pytest.raises(Exception, match="has no prompt versions"):
+    with pytest.raises(QueryError, match="has no prompt versions"):
         rollups.query(edges, "ml_latency_histogram", by="prompt_version", **days, **_NO_FILTERS)
 
 
@@ -313,7 +319,9 @@ _OUTPUTS = st.lists(
         st.integers(0, 4 * 24 * 60 - 1),  # minute of four days
         st.sampled_from(["a", "b", None]),
         st.sampled_from(["1", "2", None]),
-        st.one_of(st.none(), st.integers(0, 60)),  # few latencies: ties and interpolation
+        st.one_of(  # few latencies (ties, interpolation) or huge ones (rounding)
+            st.none(), st.integers(0, 60), st.integers(0, 2**31 - 1)
+        ),
         st.sampled_from(["success", "success", "error", "timeout"]),
         st.sampled_from([None, 1.0, 2.5, 4.0, 4.75, 5.0]),
         st.one_of(st.none(), st.integers(0, 100)),
@@ -344,3 +352,68 @@ def test_property_rollup_forms_equal_the_row_queries(
         for name, extra in _FORM_CASES:
             got, want = _form_and_rows(wb, name, **_params(name, start, end, extra))
             _assert_same_answer(got, want, f"{name} {extra} {start}..{end}")
+
+
+# --------------------------------------------------------------- freshness and odd paths
+def test_a_rebuild_after_a_query_is_read_without_a_new_extract(
+    edge_dir: Path, tmp_path: Path, forms_run: list[str]
+) -> None:
+    """A dashboard that asked between an extract and the rollups' rebuild reads the rebuilt
+    rollups on its next call, not the rows until the next extract."""
+    d = tmp_path / "late"
+    shutil.copytree(edge_dir, d, ignore=shutil.ignore_patterns(".*lock*"))
+    days = {"start": "2026-03-01", "end": "2026-03-04"}
+    with Workbench.open(d, tenant="t1") as wb, wb.no_cache():
+        ml.model_performance(wb, **days)
+        assert forms_run == ["ml_model_performance"]
+        _add_row(d, "prompt_outputs", "2026-03-02", {"model_id": "'gpt'", "model_version": "'v1'"})
+        forms_run.clear()
+        stale = ml.model_performance(wb, **days)  # the extract is new, its rollups are not
+        assert not forms_run
+        rollups.build_rollups(d)
+        rebuilt = ml.model_performance(wb, **days)
+        assert forms_run == ["ml_model_performance"]
+    assert stale["requests"].sum() == rebuilt["requests"].sum() == 10  # t1's 9 and the new
+
+
+def test_a_stale_rollup_read_through_a_form_is_an_error(edge_dir: Path, tmp_path: Path) -> None:
+    """Every form filters on the partition day: a stale view must fail there too, not answer
+    an empty frame."""
+    d = tmp_path / "stale"
+    shutil.copytree(edge_dir, d, ignore=shutil.ignore_patterns(".*lock*"))
+    _add_row(d, "prompt_outputs", "2026-03-02", {"model_id": "'gpt'", "model_version": "'v1'"})
+    with Workbench.open(d, tenant="t1") as wb, wb.no_cache():
+        assert not set(rollups.attach_rollups(wb)) & {"model_days", "model_latency_days"}
+        for name, extra in _FORM_CASES:
+            with pytest.raises(QueryError, match="is not fresh for this workbench"):
+                rollups.query(wb, name, **_params(name, "2026-03-01", "2026-03-04", extra))
+
+
+def test_a_data_directory_with_glob_characters_reads_the_rows(
+    tmp_path: Path, forms_run: list[str]
+) -> None:
+    d = build_data_dir(tmp_path / "team[a]" / "data", {"prompt_outputs": EDGE_OUTPUTS})
+    rollups.build_rollups(d)  # their day files cannot be registered for the cache
+    days = {"start": "2026-03-01", "end": "2026-03-04"}
+    with Workbench.open(d, tenant="t1") as wb, wb.no_cache():
+        perf = ml.model_performance(wb, **days)
+    assert not forms_run
+    assert perf["requests"].sum() == 9  # t1's outputs
+
+
+def test_percentiles_round_as_quantile_cont_does(tmp_path: Path) -> None:
+    """lo + d (hi - lo) and lo (1 - d) + hi d differ in the last bit here; quantile_cont
+    computes the second, and so must the forms (p95: h = 2.85 between the two largest)."""
+    times = [1, 2, 271041745, 818798320]
+    d = build_data_dir(tmp_path / "d", {"prompt_outputs": [
+        _out(U1, f"2026-03-01 10:0{i}:00", "big", "v1", ms) for i, ms in enumerate(times)
+    ]})  # fmt: skip
+    rollups.build_rollups(d)
+    with Workbench.open(d, tenant="t1") as wb:
+        params = _params("ml_model_performance", "2026-03-01", "2026-03-02", {})
+        got, want = _form_and_rows(wb, "ml_model_performance", **params)
+    lo, hi, h = 271041745, 818798320, 3 * 0.95
+    weight = h - math.floor(h)
+    assert lo * (1 - weight) + hi * weight != lo + weight * (hi - lo)  # the case tells them apart
+    assert want["latency_p95_ms"].iloc[0] == lo * (1 - weight) + hi * weight
+    assert got["latency_p95_ms"].iloc[0] == want["latency_p95_ms"].iloc[0]

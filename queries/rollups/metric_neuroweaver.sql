@@ -51,8 +51,8 @@ SELECT periods.period,
        CAST(COALESCE(counts.ai_requests, 0) AS BIGINT) AS ai_requests,
        l.ai_mean_latency,
        CASE WHEN floor(l.h) = ceil(l.h) THEN CAST(l.below AS DOUBLE)
-            ELSE CAST(l.below AS DOUBLE)
-                 + (l.h - floor(l.h)) * (CAST(l.above AS DOUBLE) - CAST(l.below AS DOUBLE)) END
+            ELSE CAST(l.below AS DOUBLE) * (1 - (l.h - floor(l.h)))
+                 + CAST(l.above AS DOUBLE) * (l.h - floor(l.h)) END
            AS ai_p95_latency,
        counts.ai_error_rate,
        CAST(COALESCE(counts.ai_rated, 0) AS BIGINT) AS ai_rated,

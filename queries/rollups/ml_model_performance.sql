@@ -12,19 +12,21 @@
 --          mean_rating DOUBLE, rating_sd DOUBLE, high_rated BIGINT, high_rated_share DOUBLE,
 --          feedback_rate DOUBLE, first_seen TIMESTAMPTZ, last_seen TIMESTAMPTZ
 --
--- Same result as ../ml_model_performance.sql (a test keeps them equal; floats to a relative
--- 1e-12) for ranges of whole UTC days and no prompt version. Run only when rollups.usable() says
--- the three rollups are fresh and the bounds are midnights.
+-- Same result as ../ml_model_performance.sql (a test keeps them equal: the percentiles exactly,
+-- other floats to a relative 1e-12) for ranges of whole UTC days and no prompt version. Run only
+-- when rollups.usable() says the three rollups are fresh and the bounds are midnights.
 -- * Counts, sums, first and last seen add up over model_days (per model version and day).
 -- * The exact distinct users are a count over model_user_days (one row per model version, user
 --   and day: ~70% as many rows as outputs, and only the columns the count needs).
--- * The sample sd of the ratings comes from exact DECIMAL sums (ratings have two decimals):
---   sd^2 = (n * sum(r^2) - sum(r)^2) / (n (n - 1)), the numerator exact before its cast.
+-- * The mean and sample sd of the ratings come from exact DECIMAL sums (ratings have two
+--   decimals): sd^2 = (n * sum(r^2) - sum(r)^2) / (n (n - 1)), the numerator exact before its
+--   cast. The row query's AVG and stddev_samp over doubles round along the way, so with nearly
+--   constant ratings the two can differ in the 12th digit (this one is the closer).
 -- * The percentiles are exact: model_latency_days counts the outputs per response time, errors
 --   apart (NOT errored is status <> 'error': a NULL status is left out alike), and each
---   percentile is quantile_cont's own interpolation between the order statistics floor(h) and
---   ceil(h) (0-based, h = (n - 1) q), each the smallest response time whose running count
---   passes it.
+--   percentile interpolates as quantile_cont does, lo (1 - d) + hi d with d = h - floor(h),
+--   between the order statistics lo = x[floor(h)] and hi = x[ceil(h)] (0-based,
+--   h = (n - 1) q), each the smallest response time whose running count passes its index.
 WITH per_model AS (
     SELECT
         model_id,
@@ -98,8 +100,8 @@ WITH per_model AS (
         model_id,
         model_version,
         list(CASE WHEN floor(h) = ceil(h) THEN CAST(below AS DOUBLE)
-                  ELSE CAST(below AS DOUBLE)
-                       + (h - floor(h)) * (CAST(above AS DOUBLE) - CAST(below AS DOUBLE)) END
+                  ELSE CAST(below AS DOUBLE) * (1 - (h - floor(h)))
+                       + CAST(above AS DOUBLE) * (h - floor(h)) END
              ORDER BY i) AS latency_quantiles,
         CAST(any_value(latency_sum) AS DOUBLE) / any_value(total_outputs) AS latency_mean_ms
     FROM order_statistics

@@ -39,8 +39,8 @@ WITH days AS (
 SELECT days.date,
        CAST(COALESCE(counts.ai_requests, 0) AS BIGINT) AS ai_requests,
        CASE WHEN floor(h) = ceil(h) THEN CAST(below AS DOUBLE)
-            ELSE CAST(below AS DOUBLE)
-                 + (h - floor(h)) * (CAST(above AS DOUBLE) - CAST(below AS DOUBLE)) END
+            ELSE CAST(below AS DOUBLE) * (1 - (h - floor(h)))
+                 + CAST(above AS DOUBLE) * (h - floor(h)) END
            AS ai_p95_latency,
        counts.ai_error_rate
 FROM days

@@ -7,9 +7,9 @@
 -- Same result as ../overview_kpis_neuroweaver.sql (a test keeps them equal) for ranges of whole
 -- UTC days: counts, errors, ratings and tokens add up over model_days; the p95 latency over every
 -- output with a response time (errors included, as there) is exact from the model_latency_days
--- histogram: quantile_cont's own interpolation between the order statistics floor(h) and
--- ceil(h) (0-based, h = (n - 1) 0.95), each the smallest response time whose running count
--- passes it (as in ml_model_performance.sql). Run only when rollups.usable() says both rollups
+-- histogram, interpolated as quantile_cont does between the order statistics x[floor(h)] and
+-- x[ceil(h)] (0-based, h = (n - 1) 0.95), each the smallest response time whose running count
+-- passes its index (as in ml_model_performance.sql). Run only when rollups.usable() says both rollups
 -- are fresh and the bounds are midnights.
 WITH counts AS (
     SELECT COALESCE(SUM(requests), 0) AS requests,
@@ -37,8 +37,8 @@ WITH counts AS (
 ), ai AS (
     SELECT requests, error_rate, mean_rating, tokens,
            CASE WHEN floor(h) = ceil(h) THEN CAST(below AS DOUBLE)
-                ELSE CAST(below AS DOUBLE)
-                     + (h - floor(h)) * (CAST(above AS DOUBLE) - CAST(below AS DOUBLE)) END
+                ELSE CAST(below AS DOUBLE) * (1 - (h - floor(h)))
+                     + CAST(above AS DOUBLE) * (h - floor(h)) END
                AS p95_latency
     FROM counts, p95
 )
