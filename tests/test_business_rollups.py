@@ -89,15 +89,6 @@ def test_every_business_form_declares_its_query_and_shares_its_blocks() -> None:
 
 
 # ------------------------------------------------------------------------------ demo data
-@pytest.fixture(scope="module")
-def demo_rolled(demo_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A copy of the demo extracts with every rollup built."""
-    target = tmp_path_factory.mktemp("business_rollups") / "demo"
-    shutil.copytree(demo_dir, target, ignore=shutil.ignore_patterns("rollups", ".*lock*"))
-    rollups.build_rollups(target)
-    return target
-
-
 @pytest.mark.parametrize(
     ("tenant", "start", "end"),
     [
@@ -252,20 +243,6 @@ def test_the_edge_cases_worked_by_hand(edges: Workbench) -> None:
 
 
 # ------------------------------------------------------------------------- path selection
-@pytest.fixture
-def forms_run(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The names of the rollup forms that answered, in order."""
-    ran: list[str] = []
-    original = rollups.query
-
-    def recording(wb: Workbench, name: str, /, **params: Any) -> pd.DataFrame:
-        ran.append(name)
-        return original(wb, name, **params)
-
-    monkeypatch.setattr(rollups, "query", recording)
-    return ran
-
-
 def test_the_rollups_answer_exactly_when_they_may(
     edge_dir: Path, tmp_path: Path, forms_run: list[str]
 ) -> None:

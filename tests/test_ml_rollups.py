@@ -91,15 +91,6 @@ def test_every_ml_form_declares_its_query() -> None:
 
 
 # ----------------------------------------------------------------------------- demo data
-@pytest.fixture(scope="module")
-def demo_rolled(demo_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A copy of the demo extracts with every rollup built."""
-    target = tmp_path_factory.mktemp("ml_rollups") / "demo"
-    shutil.copytree(demo_dir, target, ignore=shutil.ignore_patterns("rollups", ".*lock*"))
-    rollups.build_rollups(target)
-    return target
-
-
 @pytest.mark.parametrize(
     ("tenant", "start", "end"),
     [
@@ -232,20 +223,6 @@ def test_a_form_asked_for_a_prompt_version_is_an_error(edges: Workbench) -> None
 
 
 # ------------------------------------------------------------------------- path selection
-@pytest.fixture
-def forms_run(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The names of the rollup forms that answered, in order."""
-    ran: list[str] = []
-    original = rollups.query
-
-    def recording(wb: Workbench, name: str, /, **params: Any) -> pd.DataFrame:
-        ran.append(name)
-        return original(wb, name, **params)
-
-    monkeypatch.setattr(rollups, "query", recording)
-    return ran
-
-
 def test_the_rollups_answer_exactly_when_they_may(
     edge_dir: Path, tmp_path: Path, forms_run: list[str]
 ) -> None:
