@@ -83,7 +83,7 @@ WITH outputs AS (
           ON p.is_pattern
          AND p.effective_from <= m.day
          AND m.model_id LIKE p.like_pattern ESCAPE '\'
-    ) WHERE preference = 1
+    ) AS ranked WHERE preference = 1
 ), costed AS (
     SELECT
         o.id,
