@@ -679,8 +679,7 @@ def run(
     if on is not None:
         form = _form(name)
         bound = form.bind(params)  # the query's own parameters: wb.query's checks
-        bounds = {"start": bound.get("start"), "end": bound.get("end")}
-        on_rollup = all(usable(wb, rollup, **bounds) for rollup in on)
+        on_rollup = _all_usable(wb, on, bound)
         if on_rollup and wb.context is None:  # no ad-hoc checks: the page path of wb.sql
             return wb.sql(form.sql, frame=frame, limit=limit, offset=offset, cache=cache, **bound)
         if on_rollup and limit is None and frame == "pandas":
@@ -703,8 +702,7 @@ def query_or_rows(
     >>> query_or_rows(wb, "business_stickiness", on=("user_day_activity",),
     ...               start=s, end=e)                                  # doctest: +SKIP
     """
-    bounds = {"start": params.get("start"), "end": params.get("end")}
-    if on and all(usable(wb, rollup, **bounds) for rollup in on):
+    if _all_usable(wb, on, params):
         return query(wb, name, **params)
     return wb.query(name, **params)
 
@@ -722,6 +720,12 @@ def query(wb: Workbench, name: str, /, **params: Any) -> pd.DataFrame:
     """
     q = _form(name)
     return wb.library_sql(q.sql, **q.bind(params))
+
+
+def _all_usable(wb: Workbench, on: tuple[str, ...], params: dict[str, Any]) -> bool:
+    """Whether ``on`` names rollups and each is usable for the ``start``/``end`` of ``params``."""
+    bounds = {"start": params.get("start"), "end": params.get("end")}
+    return bool(on) and all(usable(wb, rollup, **bounds) for rollup in on)
 
 
 def _form(name: str) -> Query:
